@@ -1,0 +1,16 @@
+"""The service layer (Designate's "central"): every mutation goes through here, one
+transaction per call."""
+
+from __future__ import annotations
+
+from dnsaas.service.admin import AdminService
+from dnsaas.service.listing import ListParams, Page
+from dnsaas.service.recordsets import RecordsetService
+from dnsaas.service.status import StatusService
+
+
+class Service(RecordsetService, AdminService, StatusService):
+    """All service operations on one engine and settings."""
+
+
+__all__ = ["ListParams", "Page", "Service"]

@@ -1,0 +1,180 @@
+"""What every zone mutation does inside its transaction (design.md invariants 1, 2 and 4):
+raise the serial, rewrite the SOA, append the change to the journal and upsert the zone's
+single pending propagation job."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dnsaas import wire
+from dnsaas.names import email_to_rname
+from dnsaas.storage import tables as t
+
+JOBS_CHANNEL = "dnsaas_jobs"
+
+
+def utcnow() -> datetime:
+    """Naive UTC now, the form every timestamp column stores."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def next_serial(old: int, now: float | None = None) -> int:
+    """The serial after ``old``: max(old + 1, Unix time), in RFC 1982 space."""
+    candidate = int(now if now is not None else time.time())
+    bumped = (old + 1) & 0xFFFFFFFF
+    # RFC 1982: the clock only wins when it is ahead of old + 1 by less than 2^31.
+    ahead = (candidate - old) & 0xFFFFFFFF
+    return candidate if 1 < ahead < 2**31 else bumped
+
+
+def effective_ttl(rs_ttl: int | None, zone_ttl: int) -> int:
+    return zone_ttl if rs_ttl is None else rs_ttl
+
+
+async def lock_zone(conn: AsyncConnection, zone_id: str) -> sa.Row[Any] | None:
+    """The live zone row, locked for the rest of the transaction (SQLite: the whole DB is)."""
+    q = sa.select(t.zones).where(t.zones.c.id == zone_id, t.zones.c.deleted_at.is_(None))
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    return (await conn.execute(q)).first()
+
+
+async def soa_mname(conn: AsyncConnection, pool_id: str) -> str:
+    """The pool's first ns_record by creation (Designate's SOA mname rule)."""
+    row = (await conn.execute(
+        sa.select(t.pool_ns_records.c.hostname).where(t.pool_ns_records.c.pool_id == pool_id)
+        .order_by(t.pool_ns_records.c.created_at, t.pool_ns_records.c.priority).limit(1)
+    )).first()
+    return row.hostname if row else "invalid."
+
+
+def soa_for(zone: Any, serial: int, mname: str) -> tuple[str, bytes]:
+    """Text and wire rdata of the zone's SOA at ``serial``."""
+    return wire.soa_rdata(mname, email_to_rname(zone.email), serial, zone.refresh, zone.retry,
+                          zone.expire, zone.minimum)
+
+
+async def soa_rr(conn: AsyncConnection, zone: Any) -> bytes:
+    """The zone's current SOA as one wire RR, read from its stored record."""
+    row = (await conn.execute(
+        sa.select(t.records.c.rdata).join(t.recordsets, t.records.c.recordset_id == t.recordsets.c.id)
+        .where(t.recordsets.c.zone_id == zone.id, t.recordsets.c.type == "SOA")
+    )).first()
+    if row is None:
+        return b""
+    return wire.rr(wire.name_wire(zone.name), 6, zone.ttl, row.rdata)
+
+
+async def write_soa(conn: AsyncConnection, zone: Any, serial: int, mname: str | None = None,
+                    ttl: int | None = None) -> bytes:
+    """Rewrite the zone's SOA record for ``serial``; returns the new SOA as a wire RR."""
+    mname = mname or await soa_mname(conn, zone.pool_id)
+    text, rdata = soa_for(zone, serial, mname)
+    rs_id = (await conn.execute(
+        sa.select(t.recordsets.c.id).where(t.recordsets.c.zone_id == zone.id,
+                                           t.recordsets.c.type == "SOA"))).scalar_one_or_none()
+    if rs_id is not None:
+        await conn.execute(t.records.update().where(t.records.c.recordset_id == rs_id)
+                           .values(data=text, rdata=rdata, serial=serial, updated_at=utcnow()))
+        await conn.execute(t.recordsets.update().where(t.recordsets.c.id == rs_id)
+                           .values(serial=serial))
+    return wire.rr(wire.name_wire(zone.name), 6, zone.ttl if ttl is None else ttl, rdata)
+
+
+async def commit_change(
+    conn: AsyncConnection,
+    zone: Any,
+    removed: list[bytes],
+    added: list[bytes],
+    *,
+    incremental: bool = True,
+    zone_values: dict[str, Any] | None = None,
+    retention: int = 1000,
+    serial: int | None = None,
+) -> int:
+    """Bump the serial of a locked ``zone`` and record the change; returns the new serial.
+
+    ``removed``/``added`` are wire RRs (excluding the SOA). ``zone_values`` are further column
+    updates of the zone row (applied before the SOA is rebuilt, so email or TTL changes reach
+    the SOA in the same transaction).
+    """
+    now = utcnow()
+    old_soa = await soa_rr(conn, zone)
+    serial = next_serial(zone.serial) if serial is None else serial
+    values: dict[str, Any] = dict(zone_values or {})
+    values.update(serial=serial, status="PENDING", updated_at=now, version=zone.version + 1)
+    if zone.action not in ("CREATE", "DELETE") or zone.status != "PENDING":
+        values["action"] = "UPDATE"
+    await conn.execute(t.zones.update().where(t.zones.c.id == zone.id).values(**values))
+    merged = _Merged(zone, values)
+    new_soa = await write_soa(conn, merged, serial)
+    await conn.execute(t.zone_changes.insert().values(
+        zone_id=zone.id, serial_from=zone.serial, serial_to=serial,
+        removed=old_soa + b"".join(removed), added=new_soa + b"".join(added),
+        removed_count=len(removed), added_count=len(added), incremental=incremental,
+        created_at=now))
+    if serial % 16 == 0:
+        await prune_journal(conn, zone.id, retention)
+    await upsert_job(conn, zone.id, "propagate", serial)
+    return serial
+
+
+class _Merged:
+    """A zone row with pending updates applied (attribute access only)."""
+
+    def __init__(self, row: Any, values: dict[str, Any]):
+        self._row, self._values = row, values
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._values:
+            return self._values[name]
+        return getattr(self._row, name)
+
+
+async def prune_journal(conn: AsyncConnection, zone_id: str, keep: int) -> None:
+    """Keep only the newest ``keep`` journal entries of a zone."""
+    cutoff = (await conn.execute(
+        sa.select(t.zone_changes.c.id).where(t.zone_changes.c.zone_id == zone_id)
+        .order_by(t.zone_changes.c.id.desc()).offset(keep).limit(1))).scalar_one_or_none()
+    if cutoff is not None:
+        await conn.execute(t.zone_changes.delete().where(
+            t.zone_changes.c.zone_id == zone_id, t.zone_changes.c.id <= cutoff))
+
+
+async def upsert_job(conn: AsyncConnection, zone_id: str, kind: str, target_serial: int,
+                     payload: dict[str, Any] | None = None, delay: float = 0.0) -> None:
+    """Create or move forward the zone's one job of ``kind`` (coalescing bursts)."""
+    now = utcnow()
+    run_after = now + timedelta(seconds=delay)
+    ins_mod = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = ins_mod.insert(t.jobs).values(
+        id=new_id(), zone_id=zone_id, kind=kind, state="pending", target_serial=target_serial,
+        attempts=0, run_after=run_after, payload=payload or {}, created_at=now)
+    excluded = stmt.excluded
+    greatest = (sa.func.greatest if conn.dialect.name == "postgresql" else sa.func.max)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[t.jobs.c.zone_id, t.jobs.c.kind],
+        set_={
+            "target_serial": greatest(t.jobs.c.target_serial, excluded.target_serial),
+            "state": sa.case((t.jobs.c.state == "running", "running"), else_="pending"),
+            "attempts": 0,
+            "run_after": excluded.run_after,
+            "payload": excluded.payload,
+            "last_error": None,
+            "updated_at": now,
+        },
+    )
+    await conn.execute(stmt)
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.select(sa.func.pg_notify(JOBS_CHANNEL, zone_id)))

@@ -1,0 +1,70 @@
+"""Status transitions reported by the worker (Designate's ``update_status``), by serial."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dnsaas.service import changes
+from dnsaas.service.base import ServiceBase
+from dnsaas.storage import tables as t
+
+
+class StatusService(ServiceBase):
+    """Zone and recordset statuses: PENDING → ACTIVE or ERROR, and deletion."""
+
+    async def mark_propagated(self, zone_id: str, serial: int) -> str | None:
+        """The pool serves ``serial``: what it covers becomes ACTIVE. A deleting zone is
+        soft-deleted. Returns the zone's new status (None if the zone is gone)."""
+        async def run(conn: AsyncConnection) -> str | None:
+            zone = await changes.lock_zone(conn, zone_id)
+            if zone is None:
+                return None
+            now = changes.utcnow()
+            if zone.action == "DELETE":
+                await conn.execute(t.zones.update().where(t.zones.c.id == zone_id).values(
+                    status="DELETED", action="NONE", deleted_at=now, updated_at=now))
+                await conn.execute(t.jobs.delete().where(t.jobs.c.zone_id == zone_id,
+                                                         t.jobs.c.kind != "propagate"))
+                return "DELETED"
+            for table in (t.recordsets, t.records):
+                await conn.execute(table.update().where(
+                    table.c.zone_id == zone_id, table.c.serial <= serial,
+                    table.c.status.in_(("PENDING", "ERROR"))).values(status="ACTIVE",
+                                                                      action="NONE"))
+            if zone.serial <= serial and zone.status in ("PENDING", "ERROR"):
+                await conn.execute(t.zones.update().where(t.zones.c.id == zone_id).values(
+                    status="ACTIVE", action="NONE"))
+                return "ACTIVE"
+            return str(zone.status)
+        return await self.tx(run)
+
+    async def mark_error(self, zone_id: str, serial: int | None = None) -> None:
+        """Propagation gave up for now: PENDING becomes ERROR (the action is kept)."""
+        async def run(conn: AsyncConnection) -> None:
+            for table in (t.recordsets, t.records):
+                await conn.execute(table.update().where(
+                    table.c.zone_id == zone_id, table.c.status == "PENDING"
+                ).values(status="ERROR"))
+            await conn.execute(t.zones.update().where(
+                t.zones.c.id == zone_id, t.zones.c.status == "PENDING",
+                t.zones.c.deleted_at.is_(None)).values(status="ERROR"))
+        await self.tx(run)
+
+    async def purge_deleted(self, older_than: timedelta = timedelta(days=7),
+                            batch: int = 100) -> int:
+        """Hard-delete zones soft-deleted before ``older_than``; returns how many."""
+        async def run(conn: AsyncConnection) -> int:
+            cutoff = changes.utcnow() - older_than
+            ids = (await conn.execute(sa.select(t.zones.c.id).where(
+                t.zones.c.deleted_at.is_not(None), t.zones.c.deleted_at <= cutoff
+            ).limit(batch))).scalars().all()
+            if ids:
+                for table in (t.records, t.recordsets, t.zone_changes, t.shared_zones):
+                    await conn.execute(table.delete().where(table.c.zone_id.in_(ids)))
+                await conn.execute(t.jobs.delete().where(t.jobs.c.zone_id.in_(ids)))
+                await conn.execute(t.zones.delete().where(t.zones.c.id.in_(ids)))
+            return len(ids)
+        return await self.tx(run)

@@ -1,0 +1,135 @@
+"""Engines, migrations and transaction retries for PostgreSQL (asyncpg) and SQLite (aiosqlite)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from dnsaas.errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin_immediate(conn: Any) -> None:
+            # Take the write lock up front: no lock upgrades, so no SQLITE_BUSY deadlocks.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        engine.sync_engine.dialect._dnsaas_sqlite = True  # type: ignore[attr-defined]
+        # pysqlite's own transaction handling must be off for the explicit BEGIN above.
+        @event.listens_for(engine.sync_engine, "connect", insert=True)
+        def _autocommit_off(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        return engine
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=False,
+        connect_args={"timeout": 5, "command_timeout": 30},
+    )
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    """True when ``engine`` talks to SQLite."""
+    return engine.dialect.name == "sqlite"
+
+
+def _alembic_config(connection: sa.Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Run the migrations up to ``revision``; returns (revision before, revision after)."""
+    async with engine.begin() as conn:
+        before = await conn.run_sync(_current_revision)
+        await conn.run_sync(lambda c: command.upgrade(_alembic_config(c), revision))
+        after = await conn.run_sync(_current_revision)
+    return before, after
+
+
+def _current_revision(conn: sa.Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The alembic revision the database is at (None when empty)."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(_current_revision)
+
+
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig
+        code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        if code is None and orig is not None:
+            code = getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+        if code in _RETRYABLE_SQLSTATES:
+            return True
+        if isinstance(exc, OperationalError) and "database is locked" in str(exc):
+            return True
+    return False
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, (ConnectionError, OSError, asyncio.TimeoutError)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, DBAPIError) and isinstance(exc.orig, (ConnectionError, OSError))
+
+
+async def in_transaction(
+    engine: AsyncEngine, fn: Callable[[AsyncConnection], Awaitable[T]], *, attempts: int = 8
+) -> T:
+    """Run ``fn`` in one transaction, retrying serialization failures and deadlocks.
+
+    Errors that are not the caller's fault never surface as conflicts: after the retries a
+    database that cannot be reached becomes :class:`ServiceUnavailable` (HTTP 503).
+    """
+    for attempt in range(attempts):
+        try:
+            async with engine.begin() as conn:
+                return await fn(conn)
+        except Exception as exc:
+            if _is_retryable(exc) and attempt + 1 < attempts:
+                await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+                continue
+            if _is_unavailable(exc) or _is_retryable(exc):
+                log.warning("database unavailable: %s", exc)
+                raise ServiceUnavailable() from exc
+            raise
+    raise AssertionError("unreachable")

@@ -1,0 +1,80 @@
+"""Shared fixtures: real databases on both engines, the service, contexts."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from dnsaas.context import Context
+from dnsaas.service import Service
+from dnsaas.settings import Settings
+from dnsaas.storage import db
+from dnsaas.testing.databases import DatabaseFactory, database_factory, postgres_available
+
+REQUIRE_PEERS = os.environ.get("DNSAAS_REQUIRE_PEERS") == "1"
+
+
+def need(condition: bool, what: str) -> None:
+    """Skip when ``what`` is missing locally; fail in CI (DNSAAS_REQUIRE_PEERS=1)."""
+    if not condition:
+        if REQUIRE_PEERS:
+            pytest.fail(f"{what} is required in CI but unavailable")
+        pytest.skip(f"{what} unavailable")
+
+
+@pytest.fixture(scope="session")
+def db_factory() -> Iterator[DatabaseFactory]:
+    with database_factory() as factory:
+        yield factory
+
+
+@pytest.fixture(scope="session")
+def pg_ok() -> bool:
+    return postgres_available()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, db_factory: DatabaseFactory, pg_ok: bool) -> str:
+    """A fresh migrated database URL, once per engine."""
+    if request.param == "postgresql":
+        need(pg_ok, "PostgreSQL")
+        return db_factory.postgres()
+    return db_factory.sqlite()
+
+
+@pytest.fixture
+def pg_url(db_factory: DatabaseFactory, pg_ok: bool) -> str:
+    """A fresh migrated PostgreSQL database URL (PostgreSQL-only tests)."""
+    need(pg_ok, "PostgreSQL")
+    return db_factory.postgres()
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, auth="noauth")
+
+
+@pytest.fixture
+async def service(settings: Settings) -> AsyncIterator[Service]:
+    engine = db.create_engine(settings.database_url)
+    try:
+        yield Service(engine, settings)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def admin() -> Context:
+    return Context(project_id="admin-project", roles=frozenset({"admin"}))
+
+
+@pytest.fixture
+def alice() -> Context:
+    return Context(project_id="project-alice", user_id="alice", roles=frozenset({"member"}))
+
+
+@pytest.fixture
+def bob() -> Context:
+    return Context(project_id="project-bob", user_id="bob", roles=frozenset({"member"}))

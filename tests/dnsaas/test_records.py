@@ -1,0 +1,368 @@
+"""Tests for dnsaas.records (designate-api.md §1.3)."""
+
+from __future__ import annotations
+
+import base64
+
+import dns.rdata
+import pytest
+
+from dnsaas.errors import InvalidObject
+from dnsaas.records import (
+    SUPPORTED_TYPES,
+    ParsedRecord,
+    parse_records,
+    rdata_to_wire,
+    wire_to_text,
+)
+
+HEX64 = "ab" * 32
+HEX128 = "cd" * 64
+ECH = base64.b64encode(b"\x00\x04abcd").decode()  # a minimal well-formed ECHConfigList
+CERT_B64 = base64.b64encode(b"certificate bytes").decode()
+
+
+def _name_for(rtype: str) -> str:
+    return {"SRV": "_sip._tcp.example.com.", "TLSA": "_443._tcp.example.com."}.get(
+        rtype, "www.example.com.")
+
+
+GOOD: list[tuple[str, str]] = [
+    ("A", "192.0.2.1"),
+    ("A", "0.0.0.0"),
+    ("AAAA", "2001:db8::1"),
+    ("AAAA", "::ffff:192.0.2.1"),
+    ("CNAME", "target.example.com."),
+    ("CNAME", "_under.example.com."),
+    ("NS", "ns1.example.net."),
+    ("PTR", "host.example.com."),
+    ("MX", "10 mail.example.com."),
+    ("MX", "0 mail.example.com."),
+    ("MX", "65535 mail.example.com."),
+    ("MX", "0 ."),  # null MX (RFC 7505)
+    ("SRV", "10 20 5060 sip.example.com."),
+    ("SRV", "0 0 0 ."),
+    ("TXT", "simple"),
+    ("TXT", '"with spaces"'),
+    ("TXT", '"escaped \\" quote"'),
+    ("TXT", '"a" "b"'),
+    ("TXT", "v=DKIM1;k=rsa"),
+    ("TXT", '""'),
+    ("TXT", '"' + "x" * 255 + '"'),
+    ("TXT", '"' + "x" * 255 + '" "' + "y" * 100 + '"'),
+    ("SPF", '"v=spf1 mx -all"'),
+    ("SPF", '"v=spf1 ' + "x" * 300 + '"'),
+    ("SSHFP", "1 1 " + "a" * 40),
+    ("SSHFP", "4 2 " + "F" * 64),
+    ("SSHFP", "0 0 " + "0" * 10),
+    ("SOA", "ns1.example.com. host\\.master.example.com. 1 3600 600 86400 3600"),
+    ("NAPTR", "0 0 S SIP+D2U !^.*$!sip:customer-service@example.com! _sip._udp.example.com."),
+    ("NAPTR", '100 10 "u" "E2U+sip" "!^.*$!sip:info@example.com!" .'),
+    ("NAPTR", '1 1 "" "" "" replacement.example.com.'),
+    ("CAA", "0 issue letsencrypt.org"),
+    ("CAA", "1 issuewild ca.example.net"),
+    ("CAA", "0 issue letsencrypt.org; validationmethods=dns-01"),
+    ("CAA", "0 issue ;"),
+    ("CAA", '0 issue "letsencrypt.org"'),
+    ("CAA", "0 iodef mailto:security@example.com"),
+    ("CAA", "0 iodef mailto:security+caa@example.com"),
+    ("CAA", "0 iodef https://iodef.example.com/report"),
+    ("CAA", "0 iodef http://iodef.example.com/"),
+    ("CERT", f"PKIX 1 RSASHA256 {CERT_B64}"),
+    ("CERT", f"1 65535 255 {CERT_B64}"),
+    ("CERT", "PGP 0 DSA-NSEC3-SHA1 AAAA AAAA"),
+    ("CERT", f"URI 12 ECC-GOST {CERT_B64}"),
+    ("HTTPS", "1 . alpn=h2,h3"),
+    ("HTTPS", "0 svc.example.com."),
+    ("HTTPS", "1 svc.example.com. alpn=h2 no-default-alpn port=8443"),
+    ("HTTPS", "1 . ipv4hint=192.0.2.1,192.0.2.2 ipv6hint=2001:db8::1"),
+    ("HTTPS", f"1 . alpn=http/1.1 ech={ECH}"),
+    ("HTTPS", "1 . alpn=h2 port=443 mandatory=alpn,port"),
+    ("SVCB", "1 dns.example.com. alpn=h2 dohpath=/dns-query{?dns}"),
+    ("SVCB", "1 . alpn=h2c,http/1.0"),
+    ("SVCB", "1 . dohpath=/{?dns}"),
+    ("TLSA", f"3 1 1 {HEX64}"),
+    ("TLSA", f"3 1 2 {HEX128}"),
+    ("TLSA", "3 0 0 abcdef"),
+    ("TLSA", f"3 1 1 ( {HEX64[:32]}\n {HEX64[32:]} )"),
+]
+
+BAD: list[tuple[str, str]] = [
+    ("A", "192.0.2"),
+    ("A", "192.0.2.256"),
+    ("A", "01.2.3.4"),
+    ("A", "2001:db8::1"),
+    ("A", "example.com."),
+    ("AAAA", "192.0.2.1"),
+    ("AAAA", "2001:db8::1::2"),
+    ("AAAA", "fe80::1%eth0"),
+    ("CNAME", "target.example.com"),
+    ("CNAME", "bad label.example.com."),
+    ("CNAME", "."),
+    ("CNAME", "*.example.com."),
+    ("NS", "ns1.example.net"),
+    ("PTR", "-host.example.com."),
+    ("MX", "10 mail.example.com"),
+    ("MX", "mail.example.com."),
+    ("MX", "10  mail.example.com."),
+    ("MX", "10 mail.example.com. extra"),
+    ("MX", "-0 mail.example.com."),
+    ("MX", "-1 mail.example.com."),
+    ("MX", "010 mail.example.com."),
+    ("MX", " mail.example.com."),
+    ("MX", "65536 mail.example.com."),
+    ("SRV", "10 20 5060"),
+    ("SRV", "10 20 65536 sip.example.com."),
+    ("SRV", "10 20 5060 sip.example.com"),
+    ("SRV", "-1 20 5060 sip.example.com."),
+    ("TXT", "two words"),
+    ("TXT", '"unbalanced'),
+    ("TXT", 'unbalanced"'),
+    ("TXT", '"inner " quote"'),
+    ("TXT", "ends with backslash\\"),
+    ("TXT", "trailing\\"),
+    ("TXT", '"line\nbreak"'),
+    ("TXT", "x" * 256),
+    ("TXT", '"' + "x" * 256 + '"'),
+    ("TXT", '"' + "x" * 300 + '" "ok"'),
+    ("SPF", "v=spf1 mx -all"),
+    ("SPF", '"v=spf1\nmx"'),
+    ("SPF", '"v=spf1'),
+    ("SSHFP", "1 1 " + "a" * 9),
+    ("SSHFP", "1 1 " + "a" * 41),
+    ("SSHFP", "1 1 " + "a" * 63),
+    ("SSHFP", "1 1 " + "g" * 40),
+    ("SSHFP", "5 1 " + "a" * 40),
+    ("SSHFP", "1 3 " + "a" * 40),
+    ("SSHFP", "01 1 " + "a" * 40),
+    ("SSHFP", "1 1"),
+    ("SOA", "ns1.example.com. hostmaster.example.com. 1 3600 600 86400"),
+    ("SOA", "ns1.example.com hostmaster.example.com. 1 3600 600 86400 3600"),
+    ("NAPTR", "0 0 S SIP+D2U !^.*$!sip:a@example.com!"),
+    ("NAPTR", "65536 0 S SIP+D2U !^.*$!sip:a@example.com! ."),
+    ("NAPTR", "0 0 X SIP+D2U !^.*$!sip:a@example.com! ."),
+    ("NAPTR", "0 0 S 1SIP !^.*$!sip:a@example.com! ."),
+    ("NAPTR", "0 0 S SIP+D2U 1^.*$1sip:a@example.com1 ."),
+    ("NAPTR", "0 0 S SIP+D2U !^.*$ ."),
+    ("NAPTR", "0 0 S SIP+D2U !^.*$!sip:a@example.com! replacement.example.com"),
+    ("CAA", "2 issue letsencrypt.org"),
+    ("CAA", "128 issue letsencrypt.org"),
+    ("CAA", "0 Issue letsencrypt.org"),
+    ("CAA", "0 tbs whatever"),
+    ("CAA", "0 issue"),
+    ("CAA", "0 issue bad_domain!.org"),
+    ("CAA", "0 issue letsencrypt.org; not a pair"),
+    ("CAA", "0 iodef ftp://example.com/"),
+    ("CAA", "0 iodef mailto:a b@example.com"),
+    ("CAA", "0 iodef https://example.com"),
+    ("CAA", "0 iodef mailto:sec@bad..example.com"),
+    ("CERT", "PKIX 1 RSASHA256"),
+    ("CERT", f"BOGUS 1 RSASHA256 {CERT_B64}"),
+    ("CERT", f"65536 1 RSASHA256 {CERT_B64}"),
+    ("CERT", f"PKIX 65536 RSASHA256 {CERT_B64}"),
+    ("CERT", f"PKIX 1 256 {CERT_B64}"),
+    ("CERT", f"PKIX 1 NOTANALGO {CERT_B64}"),
+    ("CERT", "PKIX 1 RSASHA256 not*base64"),
+    ("HTTPS", "1"),
+    ("HTTPS", "65536 . alpn=h2"),
+    ("HTTPS", "1 svc.example.com alpn=h2"),
+    ("HTTPS", "1 . alpn=h5"),
+    ("HTTPS", "1 . alpn=h2,spdy/3"),
+    ("HTTPS", "1 . no-default-alpn"),
+    ("HTTPS", "1 . key65000=abc"),
+    ("HTTPS", "1 . alpn"),
+    ("HTTPS", "1 . port=https"),
+    ("HTTPS", "1 . port=70000"),
+    ("HTTPS", "1 . ipv4hint=192.0.2.1,300.0.0.1"),
+    ("HTTPS", "1 . ipv6hint=192.0.2.1"),
+    ("HTTPS", "1 . ech=not-base64!"),
+    ("HTTPS", "1 . mandatory=port"),
+    ("HTTPS", "1 . alpn=h2 alpn=h3"),
+    ("HTTPS", "1 . dohpath=/dns-query{?dns}"),
+    ("SVCB", "1 . alpn=h2 dohpath=dns-query{?dns}"),
+    ("SVCB", "1 . alpn=h2 dohpath=/{?dns"),
+    ("SVCB", "1 . alpn=h2 dohpath=/dns-query"),
+    ("SVCB", "1 . alpn=h2 dohpath="),
+    ("TLSA", "3 1 1"),
+    ("TLSA", f"3 1 1 {HEX64[:-1]}"),
+    ("TLSA", f"3 1 1 {HEX64}ab"),
+    ("TLSA", f"3 1 2 {HEX64}"),
+    ("TLSA", "3 1 0 zz"),
+    ("TLSA", f"256 1 1 {HEX64}"),
+    ("TLSA", f"x 1 1 {HEX64}"),
+]
+
+
+@pytest.mark.parametrize(("rtype", "data"), GOOD)
+def test_good_records(rtype: str, data: str) -> None:
+    parsed = parse_records(rtype, _name_for(rtype), [data])
+    expected = data if rtype == "TLSA" else data.strip()
+    assert len(parsed) == 1 and parsed[0].data == expected
+    # The wire must decode as the same type (dnspython validates the structure).
+    assert wire_to_text(rtype, parsed[0].wire)
+
+
+@pytest.mark.parametrize(("rtype", "data"), BAD)
+def test_bad_records(rtype: str, data: str) -> None:
+    with pytest.raises(InvalidObject) as info:
+        parse_records(rtype, _name_for(rtype), [data])
+    (error,) = info.value.errors or []
+    assert error["path"] == ["records", 0]
+    stored = data if rtype == "TLSA" else data.strip()
+    assert error["message"].startswith(f"'{stored}' is not a '{rtype}' Record")
+    assert error["validator"] == "format"
+
+
+def test_all_seventeen_types_supported() -> None:
+    assert len(SUPPORTED_TYPES) == 17
+    assert {rtype for rtype, _ in GOOD} == SUPPORTED_TYPES
+    assert {rtype for rtype, _ in BAD} == SUPPORTED_TYPES
+
+
+@pytest.mark.parametrize(("rtype", "data"), [
+    ("A", "192.0.2.1"),
+    ("AAAA", "2001:db8::1"),
+    ("CNAME", "Target.Example.com."),
+    ("MX", "10 mail.example.com."),
+    ("SRV", "10 20 5060 sip.example.com."),
+    ("TXT", '"hello world" "second"'),
+    ("SSHFP", "1 1 " + "a" * 40),
+    ("NAPTR", '100 10 "U" "E2U+sip" "!^.*$!sip:info@example.com!" .'),
+    ("CAA", '0 issue "letsencrypt.org"'),
+    ("HTTPS", "1 . alpn=h2,h3 port=443"),
+    ("SVCB", "1 dns.example.com. alpn=h2 dohpath=/dns-query{?dns}"),
+    ("TLSA", f"3 1 1 {HEX64}"),
+    ("SOA", "ns1.example.com. host\\.master.example.com. 1 3600 600 86400 3600"),
+])
+def test_wire_matches_dnspython(rtype: str, data: str) -> None:
+    expected = dns.rdata.from_text("IN", rtype, data).to_wire()
+    (parsed,) = parse_records(rtype, _name_for(rtype), [data])
+    assert parsed.wire == expected
+    assert rdata_to_wire(rtype, data) == expected
+
+
+@pytest.mark.parametrize(("rtype", "data", "zone_file_text"), [
+    ("TXT", "v=DKIM1;k=rsa", '"v=DKIM1;k=rsa"'),  # ';' is literal, not a comment
+    ("CAA", "0 issue letsencrypt.org; validationmethods=dns-01",
+     '0 issue "letsencrypt.org; validationmethods=dns-01"'),
+    ("CERT", "PGP 0 DSA-NSEC3-SHA1 AAAA", "PGP 0 6 AAAA"),  # Designate's hyphenated mnemonic
+    ("TLSA", f"3 1 1 ( {HEX64[:32]}\n {HEX64[32:]} )", f"3 1 1 {HEX64}"),
+])
+def test_wire_of_designate_only_syntax(rtype: str, data: str, zone_file_text: str) -> None:
+    (parsed,) = parse_records(rtype, _name_for(rtype), [data])
+    assert parsed.wire == dns.rdata.from_text("IN", rtype, zone_file_text).to_wire()
+
+
+def test_spf_long_string_is_chunked_on_the_wire() -> None:
+    text = "v=spf1 " + "x" * 300
+    (parsed,) = parse_records("SPF", "example.com.", [f'"{text}"'])
+    rdata = dns.rdata.from_wire("IN", "SPF", parsed.wire, 0, len(parsed.wire))
+    assert [len(s) for s in rdata.strings] == [255, 52]
+    assert b"".join(rdata.strings).decode() == text
+
+
+def test_txt_escapes_become_bytes() -> None:
+    (parsed,) = parse_records("TXT", "example.com.", ['"a\\"b\\059c"'])
+    assert parsed.wire == b'\x05a"b;c'
+
+
+def test_three_bad_records_give_three_errors() -> None:
+    records = ["192.0.2.1", "bad", "192.0.2.2", "300.1.1.1", "also bad"]
+    with pytest.raises(InvalidObject) as info:
+        parse_records("A", "www.example.com.", records)
+    errors = info.value.errors or []
+    assert [e["path"] for e in errors] == [["records", 1], ["records", 3], ["records", 4]]
+    assert errors[0]["message"].startswith("'bad' is not a 'A' Record")
+    assert all(e["validator"] == "format" and e["validator_value"] == ["A"] for e in errors)
+    assert info.value.body()["errors"]["errors"] == errors
+    assert info.value.code == 400 and info.value.type == "invalid_object"
+
+
+def test_duplicates_collapse_keeping_first_order() -> None:
+    parsed = parse_records("A", "www.example.com.",
+                           ["192.0.2.2", "192.0.2.1", " 192.0.2.2", "192.0.2.1"])
+    assert [p.data for p in parsed] == ["192.0.2.2", "192.0.2.1"]
+    assert parsed[0] == ParsedRecord("192.0.2.2", b"\xc0\x00\x02\x02")
+
+
+def test_duplicate_bad_record_reported_once() -> None:
+    with pytest.raises(InvalidObject) as info:
+        parse_records("A", "www.example.com.", ["bad", "bad"])
+    assert [e["path"] for e in info.value.errors or []] == [["records", 0]]
+
+
+def test_tlsa_stored_exactly_as_submitted() -> None:
+    data = f"  3 1 1 ( {HEX64} )\n"
+    (parsed,) = parse_records("TLSA", "_443._tcp.example.com.", [data])
+    assert parsed.data == data
+
+
+def test_cname_at_most_one_record() -> None:
+    assert len(parse_records("CNAME", "www.example.com.", ["a.example.", "a.example."])) == 1
+    with pytest.raises(InvalidObject) as info:
+        parse_records("CNAME", "www.example.com.", ["a.example.", "b.example."])
+    (error,) = info.value.errors or []
+    assert error["path"] == ["records"] and error["validator"] == "maxItems"
+
+
+@pytest.mark.parametrize("rtype", ["a", "Mx", "ALIAS", "DNAME", "DS", "DNSKEY", "LOC", "HINFO",
+                                   "URI", "", None])
+def test_unsupported_or_lowercase_type(rtype: object) -> None:
+    with pytest.raises(InvalidObject) as info:
+        parse_records(rtype, "www.example.com.", ["192.0.2.1"])  # type: ignore[arg-type]
+    (error,) = info.value.errors or []
+    assert error["path"] == ["type"]
+
+
+@pytest.mark.parametrize("records", ["192.0.2.1", None, {"a": 1}, 5])
+def test_records_must_be_a_list(records: object) -> None:
+    with pytest.raises(InvalidObject) as info:
+        parse_records("A", "www.example.com.", records)
+    (error,) = info.value.errors or []
+    assert error["path"] == ["records"] and error["validator"] == "type"
+
+
+def test_records_items_must_be_strings() -> None:
+    with pytest.raises(InvalidObject) as info:
+        parse_records("A", "www.example.com.", ["192.0.2.1", 5, None])
+    errors = info.value.errors or []
+    assert [e["path"] for e in errors] == [["records", 1], ["records", 2]]
+    assert {e["validator"] for e in errors} == {"type"}
+
+
+def test_empty_records_list_is_allowed() -> None:
+    assert parse_records("A", "www.example.com.", []) == []
+
+
+@pytest.mark.parametrize(("rs_name", "ok"), [
+    ("_dns.resolver.arpa.", False),
+    ("_853._dns.example.com.", False),
+    ("svc.example.com.", True),
+    ("my_dns.example.com.", True),
+])
+def test_svcb_dns_with_h2_requires_dohpath(rs_name: str, ok: bool) -> None:
+    def run() -> list[ParsedRecord]:
+        return parse_records("SVCB", rs_name, ["1 dns.example.com. alpn=h2"])
+    if ok:
+        assert len(run()) == 1
+    else:
+        with pytest.raises(InvalidObject, match="schema") as info:
+            run()
+        assert "dohpath" in (info.value.errors or [])[0]["message"]
+
+
+def test_svcb_dns_without_h2_h3_needs_no_dohpath() -> None:
+    (parsed,) = parse_records("SVCB", "_dns.example.com.", ["1 . alpn=h2c"])
+    assert parsed.data == "1 . alpn=h2c"
+
+
+def test_rdata_to_wire_with_origin_and_round_trip() -> None:
+    wire = rdata_to_wire("MX", "10 mail", origin="example.com.")
+    assert wire == dns.rdata.from_text("IN", "MX", "10 mail.example.com.").to_wire()
+    assert wire_to_text("MX", wire) == "10 mail.example.com."
+    assert wire_to_text("A", rdata_to_wire("A", "192.0.2.1")) == "192.0.2.1"
+
+
+def test_rdata_to_wire_rejects_invalid_api_text() -> None:
+    with pytest.raises(ValueError, match="canonical"):
+        rdata_to_wire("MX", "010 mail.example.com.")
