@@ -1,0 +1,1 @@
+"""Subcommands of the ``dnsaas`` CLI, one module each (``register(subparsers)``)."""
