@@ -15,14 +15,19 @@ from dnsaas.storage import tables as t
 class StatusService(ServiceBase):
     """Zone and recordset statuses: PENDING → ACTIVE or ERROR, and deletion."""
 
-    async def mark_propagated(self, zone_id: str, serial: int) -> str | None:
-        """The pool serves ``serial``: what it covers becomes ACTIVE. A deleting zone is
-        soft-deleted. Returns the zone's new status (None if the zone is gone)."""
+    async def mark_propagated(self, zone_id: str, serial: int, *,
+                              deleted: bool = False) -> str | None:
+        """The pool serves ``serial``: what it covers becomes ACTIVE. ``deleted``: the zone was
+        removed from the pool, so a deleting zone is soft-deleted (a deletion that arrived
+        after the worker read the zone is left for the next run). Returns the zone's new status
+        (None if the zone is gone)."""
         async def run(conn: AsyncConnection) -> str | None:
             zone = await changes.lock_zone(conn, zone_id)
             if zone is None:
                 return None
             now = changes.utcnow()
+            if zone.action == "DELETE" and not deleted:
+                return str(zone.status)
             if zone.action == "DELETE":
                 await conn.execute(t.zones.update().where(t.zones.c.id == zone_id).values(
                     status="DELETED", action="NONE", deleted_at=now, updated_at=now))

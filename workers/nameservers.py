@@ -1,0 +1,192 @@
+"""Talking DNS to the pool's nameservers: SOA serial polls and NOTIFY.
+
+NOTIFY is mdns's job (``mdns.notify.send_notify``); a minimal fallback is used only while that
+module is not importable. SOA polls are plain UDP queries (TSIG-signed when the nameserver has
+a key), retried with a short backoff starting in milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import dns.asyncquery
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdatatype
+import dns.tsig
+import dns.tsigkeyring
+
+log = logging.getLogger(__name__)
+
+Endpoint = tuple[str, int]
+NotifyFn = Callable[..., Awaitable[dict[Endpoint, bool]]]
+
+
+class Absent(enum.Enum):
+    """The nameserver does not serve the zone (REFUSED, NOTAUTH, NXDOMAIN, not authoritative)."""
+
+    ZONE = "absent"
+
+
+@dataclass(frozen=True)
+class Tsig:
+    name: str
+    algorithm: str
+    secret: str
+
+    def keyring(self) -> dict[dns.name.Name, dns.tsig.Key]:
+        key = dns.tsig.Key(self.name, self.secret, self.algorithm)
+        return {key.name: key}
+
+
+def serial_gte(a: int, b: int) -> bool:
+    """RFC 1982: serial ``a`` is at or after ``b``."""
+    return a == b or 0 < ((a - b) & 0xFFFFFFFF) < 2**31
+
+
+async def soa_serial(endpoint: Endpoint, zone: str, *, tsig: Tsig | None = None,
+                     wait: float = 0.5) -> int | Absent | None:
+    """The serial ``endpoint`` serves for ``zone``; Absent if it does not serve it; None if it
+    did not answer (or answered SERVFAIL: configured but not loaded)."""
+    q = dns.message.make_query(zone, dns.rdatatype.SOA)
+    q.flags &= ~dns.flags.RD
+    if tsig is not None:
+        ring = tsig.keyring()
+        q.use_tsig(ring, keyname=next(iter(ring)))
+    try:
+        r = await dns.asyncquery.udp(q, endpoint[0], port=endpoint[1], timeout=wait,
+                                     ignore_unexpected=True)
+    except (dns.exception.DNSException, OSError, EOFError):
+        return None
+    rcode = r.rcode()
+    if rcode in (dns.rcode.REFUSED, dns.rcode.NOTAUTH, dns.rcode.NXDOMAIN):
+        return Absent.ZONE
+    if rcode != dns.rcode.NOERROR:
+        return None
+    qname = dns.name.from_text(zone)
+    for rrset in r.answer:
+        if rrset.rdtype == dns.rdatatype.SOA and rrset.name == qname and len(rrset):
+            return int(rrset[0].serial)  # type: ignore[attr-defined]
+    # NOERROR without our SOA: an answer from a parent or a referral, i.e. not served here
+    return Absent.ZONE
+
+
+async def _fallback_notify(zone_name: str, serial: int, targets: list[Endpoint], *,
+                           tsig: Any = None, timeout: float = 1.0, retries: int = 2  # noqa: ASYNC109
+                           ) -> dict[Endpoint, bool]:
+    """NOTIFY (RFC 1996) each target over UDP; True per target that acknowledged."""
+    async def one(ep: Endpoint) -> bool:
+        for _ in range(retries + 1):
+            m = dns.message.make_query(zone_name, dns.rdatatype.SOA)
+            m.flags = dns.flags.AA  # flags first: set_opcode writes into flags (peers.md §2)
+            m.set_opcode(dns.opcode.NOTIFY)
+            if tsig is not None:
+                ring = tsig.keyring()
+                m.use_tsig(ring, keyname=next(iter(ring)))
+            try:
+                await dns.asyncquery.udp(m, ep[0], port=ep[1], timeout=timeout,
+                                         ignore_unexpected=True)
+                return True
+            except (dns.exception.DNSException, OSError, EOFError):
+                continue
+        return False
+    results = await asyncio.gather(*(one(ep) for ep in targets))
+    return dict(zip(targets, results, strict=True))
+
+
+def notifier() -> NotifyFn:
+    """mdns's ``send_notify`` when available, else the fallback above."""
+    try:
+        from mdns.notify import send_notify
+    except ImportError:
+        return _fallback_notify
+    return send_notify  # type: ignore[no-any-return]
+
+
+@dataclass
+class PollResult:
+    """Which nameservers reached the goal, and when the threshold was met."""
+
+    ok: set[Endpoint]
+    lagging: dict[Endpoint, str]
+    threshold_met_after: float | None
+
+
+async def wait_for_serial(
+    servers: list[tuple[Endpoint, Tsig | None]], zone: str, serial: int, *, deleted: bool,
+    threshold: int, deadline: float, on_threshold: Callable[[], Awaitable[None]] | None = None,
+    renotify: Callable[[list[Endpoint]], Awaitable[Any]] | None = None,
+) -> PollResult:
+    """Poll every server's SOA from now on with a short backoff (2 ms, growing to 100 ms) until
+    each serves ``serial`` (or no longer serves the zone, when ``deleted``) or ``deadline``
+    (monotonic) passes. ``on_threshold`` runs as soon as ``threshold`` percent are there;
+    laggards are NOTIFYed again after about 1 s and 3 s."""
+    start = time.monotonic()
+    ok: set[Endpoint] = set()
+    last: dict[Endpoint, str] = {}
+    need = len(servers) * threshold / 100
+    met = asyncio.Event()
+    met_at: list[float] = []
+
+    async def check_threshold() -> None:
+        if not met.is_set() and len(ok) >= need:
+            met.set()
+            met_at.append(time.monotonic() - start)
+            if on_threshold is not None:
+                await on_threshold()
+
+    async def poll(ep: Endpoint, tsig: Tsig | None) -> None:
+        delay = 0.002
+        while True:
+            got = await soa_serial(ep, zone, tsig=tsig, wait=min(0.5, max(0.05, deadline -
+                                                                         time.monotonic())))
+            if deleted:
+                good = got is Absent.ZONE
+            else:
+                good = isinstance(got, int) and serial_gte(got, serial)
+            if good:
+                ok.add(ep)
+                last.pop(ep, None)
+                await check_threshold()
+                return
+            last[ep] = ("no answer" if got is None else "zone absent" if got is Absent.ZONE
+                        else f"serial {got}")
+            now = time.monotonic()
+            if now + delay > deadline:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 0.1)
+
+    async def renotifier() -> None:
+        if renotify is None or deleted:
+            return
+        for at in (1.0, 3.0):
+            pause = start + at - time.monotonic()
+            if pause > 0:
+                await asyncio.sleep(pause)
+            if time.monotonic() > deadline:
+                return
+            laggards = [ep for ep, _ in servers if ep not in ok]
+            if not laggards:
+                return
+            await renotify(laggards)
+
+    await check_threshold()  # zero servers, or threshold 0
+    renote = asyncio.create_task(renotifier())
+    try:
+        await asyncio.gather(*(poll(ep, k) for ep, k in servers))
+    finally:
+        renote.cancel()
+    await check_threshold()
+    lagging = {ep: last.get(ep, "not checked") for ep, _ in servers if ep not in ok}
+    return PollResult(ok, lagging, met_at[0] if met_at else None)

@@ -1,0 +1,223 @@
+"""The zone lifecycle (design.md): make every pool target serve the zone at its new serial, tell
+the nameservers at once, and report PENDING → ACTIVE or ERROR by serial.
+
+One run for a claimed ``propagate`` job:
+
+1. every pool target gets ``create_zone`` (new zone, retry, repair), ``update_zone`` (a change)
+   or ``delete_zone`` (zone PENDING DELETE), concurrently and each with a timeout;
+2. NOTIFY goes to the pool's nameservers, the targets' NOTIFY addresses and the also-notifies,
+   all at once, right after the target calls (not after polling);
+3. the nameservers' SOA is polled from that moment with a millisecond backoff; as soon as
+   ``threshold_percentage`` of them serve the serial (or, for a delete, no longer serve the
+   zone) the zone and its recordsets become ACTIVE (``mark_propagated``), and polling goes on
+   for the laggards until the poll timeout;
+4. failure or laggards: retry with exponential backoff; after the retry budget the zone goes to
+   ERROR (when the threshold was not met) and the recovery task keeps trying.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from backends.base import Backend, BackendEnv, BackendError, ZoneRef, backend_class
+from dnsaas.pools import PoolConfig, PoolServer, pool_version, read_pool
+from dnsaas.service import Service
+from dnsaas.settings import Settings
+from workers.nameservers import Endpoint, NotifyFn, Tsig, notifier, wait_for_serial
+from workers.queue import Job
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    """What a run achieved. ``ok``: every nameserver is there; ``active``: the threshold was
+    met (the zone was marked); ``error``: why not."""
+
+    ok: bool
+    active: bool = False
+    error: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class PoolBackends:
+    """Started backends per pool, rebuilt when the pool's version changes (no restart needed)."""
+
+    def __init__(self, engine: AsyncEngine, notify: NotifyFn):
+        self.engine = engine
+        self.notify = notify
+        self._pools: dict[str, tuple[PoolConfig, list[Backend]]] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, pool_id: str) -> tuple[PoolConfig, list[Backend]] | None:
+        """The pool and its started backends (cached by pool version)."""
+        async with self.engine.connect() as conn:
+            version = await pool_version(conn, pool_id)
+        if version is None:
+            return None
+        cached = self._pools.get(pool_id)
+        if cached is not None and cached[0].version == version:
+            return cached
+        async with self._lock:
+            cached = self._pools.get(pool_id)
+            if cached is not None and cached[0].version == version:
+                return cached
+            async with self.engine.connect() as conn:
+                pool = await read_pool(conn, pool_id)
+            if pool is None:
+                return None
+            env = BackendEnv(engine=self.engine, notify=self._notify_plain,
+                             nameservers=tuple((n.host, n.port) for n in pool.nameservers))
+            backends = []
+            for target in pool.targets:
+                backend = backend_class(target.type)(target, env)
+                await backend.start()
+                backends.append(backend)
+            self._pools[pool_id] = (pool, backends)
+            if cached is not None:
+                asyncio.get_running_loop().call_later(30, _stop_later, cached[1])
+            return pool, backends
+
+    async def _notify_plain(self, zone: str, serial: int, targets: list[Endpoint]) -> Any:
+        return await self.notify(zone, serial, targets)
+
+    async def close(self) -> None:
+        for _, backends in self._pools.values():
+            for b in backends:
+                try:
+                    await b.stop()
+                except Exception:  # noqa: BLE001 - closing, nothing to do
+                    log.debug("stopping backend failed", exc_info=True)
+        self._pools.clear()
+
+
+def _stop_later(backends: list[Backend]) -> None:
+    for b in backends:
+        asyncio.ensure_future(b.stop())
+
+
+class Propagator:
+    """Runs propagation jobs against pools read from the database."""
+
+    def __init__(self, service: Service, settings: Settings, *, notify: NotifyFn | None = None):
+        self.service = service
+        self.settings = settings
+        self.notify = notify or notifier()
+        self.pools = PoolBackends(service.engine, self.notify)
+        self.poll_timeout = settings.worker_poll_timeout
+
+    async def close(self) -> None:
+        await self.pools.close()
+
+    async def run(self, job: Job) -> Outcome:
+        """Propagate the zone as it was when ``job`` was claimed."""
+        zone = job.zone
+        if zone is None or zone.deleted:
+            return Outcome(ok=True, active=True)  # nothing left to do
+        got = await self.pools.get(zone.pool_id)
+        if got is None:
+            return Outcome(ok=False, error=f"pool {zone.pool_id} does not exist")
+        pool, backends = got
+        deleting = zone.action == "DELETE"
+        ref = ZoneRef(zone.id, zone.name, zone.serial, zone.pool_id)
+        t0 = time.monotonic()
+        timings: dict[str, float] = {}
+
+        # 1. targets
+        if deleting:
+            op = "delete"
+        elif zone.action == "CREATE" or job.attempts > 0 or job.payload.get("repair"):
+            op = "create"
+        else:
+            op = "update"
+        failed = await self._call_targets(backends, op, ref, bool(job.payload.get("hard_delete")))
+        timings["targets"] = time.monotonic() - t0
+        if backends and (len(backends) - len(failed)) * 100 < pool.threshold * len(backends):
+            return Outcome(ok=False, error="; ".join(failed), timings=timings)
+
+        # 2. NOTIFY everyone at once
+        notify_task = None
+        if not deleting:
+            notify_task = asyncio.create_task(self._notify_all(pool, backends, ref))
+
+        # 3. poll
+        servers = [((n.host, n.port), self._tsig(pool, n)) for n in pool.nameservers]
+        marked: list[str | None] = []
+
+        async def on_threshold() -> None:
+            timings["threshold"] = time.monotonic() - t0
+            marked.append(await self.service.mark_propagated(zone.id, zone.serial,
+                                                             deleted=deleting))
+
+        async def renotify(laggards: list[Endpoint]) -> None:
+            await self._notify_servers(pool, ref, [n for n in pool.nameservers
+                                                   if (n.host, n.port) in laggards])
+        try:
+            result = await wait_for_serial(
+                servers, zone.name, zone.serial, deleted=deleting, threshold=pool.threshold,
+                deadline=time.monotonic() + self.poll_timeout, on_threshold=on_threshold,
+                renotify=renotify)
+        finally:
+            if notify_task is not None:
+                await asyncio.gather(notify_task, return_exceptions=True)
+        timings["total"] = time.monotonic() - t0
+        problems = [f"{h}:{p} {why}" for (h, p), why in result.lagging.items()] + failed
+        return Outcome(ok=not problems, active=bool(marked), error="; ".join(problems),
+                       timings=timings)
+
+    async def _call_targets(self, backends: list[Backend], op: str, ref: ZoneRef,
+                            hard_delete: bool) -> list[str]:
+        async def one(b: Backend) -> str | None:
+            try:
+                async with asyncio.timeout(b.options.timeout + 1):
+                    if op == "create":
+                        await b.create_zone(ref)
+                    elif op == "update":
+                        await b.update_zone(ref)
+                    else:
+                        await b.delete_zone(ref, hard_delete)
+                return None
+            except (BackendError, TimeoutError, OSError) as exc:
+                return f"target {b.target.type}/{b.target.id[:8]}: {exc or 'timed out'}"
+            except Exception as exc:  # noqa: BLE001 - a broken driver must not kill the worker
+                log.exception("backend %s crashed", b.target.type)
+                return f"target {b.target.type}/{b.target.id[:8]}: {exc!r}"
+        return [r for r in await asyncio.gather(*(one(b) for b in backends)) if r]
+
+    def _tsig(self, pool: PoolConfig, server: PoolServer) -> Tsig | None:
+        key = pool.tsigkeys.get(server.tsigkey_id) if server.tsigkey_id else None
+        return Tsig(*key) if key else None
+
+    async def _notify_servers(self, pool: PoolConfig, ref: ZoneRef,
+                              servers: list[PoolServer]) -> None:
+        groups: dict[Tsig | None, list[Endpoint]] = {}
+        for s in servers:
+            ep = (s.host, s.port)
+            lst = groups.setdefault(self._tsig(pool, s), [])
+            if ep not in lst:
+                lst.append(ep)
+        calls = []
+        for tsig, eps in groups.items():
+            if tsig is None:
+                calls.append(self.notify(ref.name, ref.serial, eps))
+            else:
+                calls.append(self.notify(ref.name, ref.serial, eps, tsig=tsig))
+        for r in await asyncio.gather(*calls, return_exceptions=True):
+            if isinstance(r, BaseException):
+                log.warning("NOTIFY %s failed: %s", ref.name, r)
+
+    async def _notify_all(self, pool: PoolConfig, backends: list[Backend], ref: ZoneRef) -> None:
+        servers = list(pool.nameservers) + list(pool.also_notifies)
+        seen = {(s.host, s.port) for s in servers}
+        for b in backends:
+            ep = b.notify_endpoint
+            if ep is not None and ep not in seen:
+                seen.add(ep)
+                servers.append(PoolServer(ep[0], ep[1], b.target.tsigkey and None))
+        await self._notify_servers(pool, ref, servers)
