@@ -69,7 +69,8 @@ async def soa_rr(conn: AsyncConnection, zone: Any) -> bytes:
     """The zone's current SOA as one wire RR, read from its stored record."""
     row = (await conn.execute(
         sa.select(t.records.c.rdata).join(t.recordsets, t.records.c.recordset_id == t.recordsets.c.id)
-        .where(t.recordsets.c.zone_id == zone.id, t.recordsets.c.type == "SOA")
+        .where(t.recordsets.c.zone_id == zone.id, t.recordsets.c.name == zone.name,
+               t.recordsets.c.type == "SOA")
     )).first()
     if row is None:
         return b""
@@ -83,6 +84,7 @@ async def write_soa(conn: AsyncConnection, zone: Any, serial: int, mname: str | 
     text, rdata = soa_for(zone, serial, mname)
     rs_id = (await conn.execute(
         sa.select(t.recordsets.c.id).where(t.recordsets.c.zone_id == zone.id,
+                                           t.recordsets.c.name == zone.name,
                                            t.recordsets.c.type == "SOA"))).scalar_one_or_none()
     if rs_id is not None:
         await conn.execute(t.records.update().where(t.records.c.recordset_id == rs_id)

@@ -97,8 +97,10 @@ async def fetch_page(
     where: list[sa.ColumnElement[bool]],
     params: ListParams,
     sort_columns: dict[str, sa.ColumnElement[Any]] | None = None,
+    known_total: int | None = None,
 ) -> tuple[list[sa.Row[Any]], int | None]:
-    """Rows of one page of ``select`` (already joined as needed) and the total count."""
+    """Rows of one page of ``select`` (already joined as needed) and the total count
+    (``known_total`` when the caller already knows it exactly)."""
     sort_columns = sort_columns or {}
     sort_col = sort_columns.get(params.sort_key, table.c[params.sort_key])
     id_col = table.c.id
@@ -114,13 +116,16 @@ async def fetch_page(
         if marker_row is None:
             raise MarkerNotFound(f"Marker {params.marker} could not be found")
         page_where.append(_after(sort_col, id_col, marker_row.v, params.marker, params.sort_dir))
-    if params.sort_dir == "asc":
-        order = [sort_col.asc().nulls_first(), id_col.asc()]
+    nullable = bool(getattr(sort_col, "nullable", False))
+    if params.sort_dir == "asc":  # PostgreSQL's btree order: ASC NULLS LAST, DESC NULLS FIRST
+        order = [sort_col.asc().nulls_last() if nullable else sort_col.asc(), id_col.asc()]
     else:
-        order = [sort_col.desc().nulls_last(), id_col.desc()]
+        order = [sort_col.desc().nulls_first() if nullable else sort_col.desc(), id_col.desc()]
     rows = (await conn.execute(select.where(*page_where).order_by(*order).limit(params.limit))).all()
     total = None
-    if params.count:
+    if params.count and known_total is not None:
+        total = known_total
+    elif params.count:
         count_q = sa.select(sa.func.count()).select_from(select.where(*where).order_by(None).subquery())
         total = (await conn.execute(count_q)).scalar_one()
     return list(rows), total
@@ -128,11 +133,17 @@ async def fetch_page(
 
 def _after(col: sa.ColumnElement[Any], id_col: sa.ColumnElement[Any], value: Any, marker: str,
            direction: str) -> sa.ColumnElement[bool]:
-    """Keyset condition: rows strictly after (value, marker) in the page order."""
-    if direction == "asc":  # NULLs first
+    """Keyset condition: rows strictly after (value, marker) in the page order.
+
+    Row-value comparisons, so that the (scope, sort column, id) index gives a range scan;
+    NULLs sort last ascending and first descending.
+    """
+    after = sa.tuple_(col, id_col) > sa.tuple_(sa.literal(value), sa.literal(marker))
+    before = sa.tuple_(col, id_col) < sa.tuple_(sa.literal(value), sa.literal(marker))
+    if direction == "asc":
         if value is None:
-            return sa.or_(col.is_not(None), sa.and_(col.is_(None), id_col > marker))
-        return sa.or_(col > value, sa.and_(col == value, id_col > marker))
-    if value is None:  # desc, NULLs last
-        return sa.and_(col.is_(None), id_col < marker)
-    return sa.or_(col < value, sa.and_(col == value, id_col < marker), col.is_(None))
+            return sa.and_(col.is_(None), id_col > marker)
+        return sa.or_(after, col.is_(None)) if getattr(col, "nullable", False) else after
+    if value is None:
+        return sa.or_(col.is_not(None), sa.and_(col.is_(None), id_col < marker))
+    return before

@@ -165,7 +165,7 @@ class RecordsetService(ZoneService):
         async def run(conn: AsyncConnection) -> str:
             row = (await conn.execute(sa.select(t.recordsets.c.zone_id).join(
                 t.zones, t.zones.c.id == t.recordsets.c.zone_id).where(
-                t.recordsets.c.id == rs_id, *self.visible_zones(ctx)))).first()
+                t.recordsets.c.id == rs_id, *await self.visible_zones(conn, ctx)))).first()
             if row is None:
                 raise RecordSetNotFound()
             return str(row.zone_id)
@@ -174,7 +174,7 @@ class RecordsetService(ZoneService):
     async def list_recordsets(self, ctx: Context, zone_id: str | None,
                               params: ListParams) -> Page:
         """Recordsets of one zone, or of every visible zone when ``zone_id`` is None."""
-        where = self.visible_zones(ctx)
+        where: list[sa.ColumnElement[bool]] = []
         if zone_id is not None:
             where.append(t.recordsets.c.zone_id == zone_id)
         for key, value in params.filters.items():
@@ -189,9 +189,16 @@ class RecordsetService(ZoneService):
         select = sa.select(*_rs_cols).join(t.zones, t.zones.c.id == t.recordsets.c.zone_id)
 
         async def run(conn: AsyncConnection) -> Page:
-            if zone_id is not None:
-                await self.zone_row(conn, ctx, zone_id)
-            rows, total = await fetch_page(conn, select, t.recordsets, where, params, sort)
+            known_total = None
+            if zone_id is not None:  # the zone's visibility is checked once, here
+                zone = await self.zone_row(conn, ctx, zone_id)
+                scope = where
+                if not params.filters:
+                    known_total = zone.recordset_count
+            else:
+                scope = await self.visible_zones(conn, ctx) + where
+            rows, total = await fetch_page(conn, select, t.recordsets, scope, params, sort,
+                                           known_total)
             recs = await _records_of(conn, [r.id for r in rows])
             return Page([recordset_dict(r, recs[r.id]) for r in rows], total, params.limit)
         return await self.read(run)
@@ -316,6 +323,8 @@ class RecordsetService(ZoneService):
             removed = [wire.rr(owner, code, ttl, r.rdata) for r in recs]
             await conn.execute(t.records.delete().where(t.records.c.recordset_id == rs.id))
             await conn.execute(t.recordsets.delete().where(t.recordsets.c.id == rs.id))
+            await conn.execute(t.zones.update().where(t.zones.c.id == zone.id).values(
+                recordset_count=t.zones.c.recordset_count - 1))
             serial = await changes.commit_change(conn, zone, removed, [],
                                                  retention=self.settings.journal_retention)
             out = recordset_dict(rs, [r.data for r in recs])

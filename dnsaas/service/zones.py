@@ -105,17 +105,25 @@ class ZoneService(ServiceBase):
     """Zone operations."""
 
     # --- scoping ----------------------------------------------------------------------------
-    def visible_zones(self, ctx: Context) -> list[sa.ColumnElement[bool]]:
-        """Zones the context may see: its own and those shared with it; live ones only."""
+    async def visible_zones(self, conn: AsyncConnection,
+                            ctx: Context) -> list[sa.ColumnElement[bool]]:
+        """Zones the context may see: its own and those shared with it; live ones only.
+
+        The (usually few) shared zone ids are read first, so that the common case is a plain
+        ``project_id = P`` that the (project_id, created_at, id) index answers.
+        """
         where: list[sa.ColumnElement[bool]] = [t.zones.c.deleted_at.is_(None)]
         if not ctx.is_admin:
             where.append(t.zones.c.type != "CATALOG")
         if ctx.all_projects and ctx.is_admin and not ctx.sudo_project_id:
             return where
         project = ctx.require_project()
-        shared_with = sa.exists().where(t.shared_zones.c.zone_id == t.zones.c.id,
-                                        t.shared_zones.c.target_project_id == project)
-        where.append(sa.or_(t.zones.c.project_id == project, shared_with))
+        shared = (await conn.execute(sa.select(t.shared_zones.c.zone_id).where(
+            t.shared_zones.c.target_project_id == project))).scalars().all()
+        if shared:
+            where.append(sa.or_(t.zones.c.project_id == project, t.zones.c.id.in_(shared)))
+        else:
+            where.append(t.zones.c.project_id == project)
         return where
 
     async def zone_row(self, conn: AsyncConnection, ctx: Context, zone_id: str, *,
@@ -125,7 +133,7 @@ class ZoneService(ServiceBase):
         ``owner``: the caller must own it (shared-zone targets get 403).
         """
         q = sa.select(t.zones, _shared_exists.label("shared")).where(
-            t.zones.c.id == zone_id, *self.visible_zones(ctx))
+            t.zones.c.id == zone_id, *await self.visible_zones(conn, ctx))
         if lock and conn.dialect.name == "postgresql":
             q = q.with_for_update(of=t.zones)
         row = (await conn.execute(q)).first()
@@ -143,7 +151,7 @@ class ZoneService(ServiceBase):
         return await self.read(run)
 
     async def list_zones(self, ctx: Context, params: ListParams) -> Page:
-        where = self.visible_zones(ctx)
+        where: list[sa.ColumnElement[bool]] = []
         for key, value in params.filters.items():
             if key == "ttl":
                 where.append(int_filter(t.zones.c.ttl, key, value))
@@ -156,7 +164,8 @@ class ZoneService(ServiceBase):
         select = sa.select(t.zones, _shared_exists.label("shared"))
 
         async def run(conn: AsyncConnection) -> Page:
-            rows, total = await fetch_page(conn, select, t.zones, where, params, sort)
+            scope = await self.visible_zones(conn, ctx) + where
+            rows, total = await fetch_page(conn, select, t.zones, scope, params, sort)
             return Page([zone_dict(r, r.shared) for r in rows], total, params.limit)
         return await self.read(run)
 
@@ -325,7 +334,7 @@ class ZoneService(ServiceBase):
                 masters=[format_master(*parse_master(m)) for m in masters],
                 description=values.get("description"), attributes=attributes,
                 status="PENDING", action="CREATE", parent_zone_id=parent_id, version=1,
-                created_at=now)
+                recordset_count=0, created_at=now)
             await conn.execute(t.zones.insert().values(**zone_values))
             # Existing same-project subzones now have this zone as parent.
             rev = zone_values["reverse_name"]
@@ -449,6 +458,8 @@ async def insert_rrsets(conn: AsyncConnection, zone: Any, project: str,
         rs["id"] = rs_id
     if rs_rows:
         await conn.execute(t.recordsets.insert(), rs_rows)
+        await conn.execute(t.zones.update().where(t.zones.c.id == zone.id).values(
+            recordset_count=t.zones.c.recordset_count + len(rs_rows)))
     if rec_rows:
         await conn.execute(t.records.insert(), rec_rows)
     return rrs

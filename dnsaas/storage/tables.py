@@ -121,6 +121,9 @@ zones = sa.Table(
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("action", sa.String(10), nullable=False),
     sa.Column("parent_zone_id", Id),
+    # Exact number of recordsets, kept in the same transaction as every recordset insert and
+    # delete (the zone row is locked then anyway), so list totals never count 100k rows.
+    sa.Column("recordset_count", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.Column("transferred_at", sa.DateTime),
     sa.Column("deleted_at", sa.DateTime),
     sa.Column("version", sa.Integer, nullable=False, default=1),

@@ -201,7 +201,8 @@ async def test_delete_zone_then_propagated_is_gone(service: Service, alice: Cont
     assert deleted["action"] == "DELETE" and deleted["status"] == "PENDING"
     with pytest.raises(e.BadRequest, match="deleting"):
         await service.update_zone(alice, zone["id"], {"ttl": 60})
-    assert await service.mark_propagated(zone["id"], deleted["serial"]) == "DELETED"
+    assert await service.mark_propagated(zone["id"], deleted["serial"]) == "PENDING"
+    assert await service.mark_propagated(zone["id"], deleted["serial"], deleted=True) == "DELETED"
     with pytest.raises(e.ZoneNotFound):
         await service.get_zone(alice, zone["id"])
     again = await _zone(service, alice)  # the name is free again

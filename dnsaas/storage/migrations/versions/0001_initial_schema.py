@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 06:39:17.774134
+Create Date: 2026-11-21 06:48:48.549121
 """
 from alembic import op
 import sqlalchemy as sa
@@ -251,6 +251,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('action', sa.String(length=10), nullable=False),
     sa.Column('parent_zone_id', sa.String(length=36), nullable=True),
+    sa.Column('recordset_count', sa.Integer(), server_default='0', nullable=False),
     sa.Column('transferred_at', sa.DateTime(), nullable=True),
     sa.Column('deleted_at', sa.DateTime(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
