@@ -44,8 +44,12 @@ class Tsig:
     algorithm: str
     secret: str
 
+    def key(self) -> dns.tsig.Key:
+        """The dnspython key (what ``mdns.notify.send_notify`` takes)."""
+        return dns.tsig.Key(self.name, self.secret, self.algorithm)
+
     def keyring(self) -> dict[dns.name.Name, dns.tsig.Key]:
-        key = dns.tsig.Key(self.name, self.secret, self.algorithm)
+        key = self.key()
         return {key.name: key}
 
 
@@ -91,8 +95,7 @@ async def _fallback_notify(zone_name: str, serial: int, targets: list[Endpoint],
             m.flags = dns.flags.AA  # flags first: set_opcode writes into flags (peers.md §2)
             m.set_opcode(dns.opcode.NOTIFY)
             if tsig is not None:
-                ring = tsig.keyring()
-                m.use_tsig(ring, keyname=next(iter(ring)))
+                m.use_tsig(tsig)
             try:
                 await dns.asyncquery.udp(m, ep[0], port=ep[1], timeout=timeout,
                                          ignore_unexpected=True)

@@ -85,7 +85,7 @@ class PoolBackends:
             return pool, backends
 
     async def _notify_plain(self, zone: str, serial: int, targets: list[Endpoint]) -> Any:
-        return await self.notify(zone, serial, targets)
+        return await self.notify(zone, serial, targets, timeout=0.5, retries=2)
 
     async def close(self) -> None:
         for _, backends in self._pools.values():
@@ -202,12 +202,9 @@ class Propagator:
             lst = groups.setdefault(self._tsig(pool, s), [])
             if ep not in lst:
                 lst.append(ep)
-        calls = []
-        for tsig, eps in groups.items():
-            if tsig is None:
-                calls.append(self.notify(ref.name, ref.serial, eps))
-            else:
-                calls.append(self.notify(ref.name, ref.serial, eps, tsig=tsig))
+        calls = [self.notify(ref.name, ref.serial, eps, tsig=tsig.key() if tsig else None,
+                             timeout=0.5, retries=2)
+                 for tsig, eps in groups.items()]
         for r in await asyncio.gather(*calls, return_exceptions=True):
             if isinstance(r, BaseException):
                 log.warning("NOTIFY %s failed: %s", ref.name, r)
