@@ -8,6 +8,7 @@ It remembers what it was asked, per process, so tests can look::
 
 from __future__ import annotations
 
+import asyncio
 from typing import ClassVar
 
 from backends.base import Backend, BackendError, BackendOptions, ZoneRef
@@ -15,6 +16,7 @@ from backends.base import Backend, BackendError, BackendOptions, ZoneRef
 
 class FakeOptions(BackendOptions):
     fail: bool = False  # every call raises (to exercise retries)
+    delay: float = 0.0  # seconds each call takes (to catch a worker mid-job)
 
 
 class FakeBackend(Backend):
@@ -25,16 +27,18 @@ class FakeBackend(Backend):
     options: FakeOptions
     calls: ClassVar[list[tuple[str, str, str]]] = []
 
-    def _record(self, op: str, zone: ZoneRef) -> None:
+    async def _record(self, op: str, zone: ZoneRef) -> None:
         FakeBackend.calls.append((self.target.id, op, zone.name))
+        if self.options.delay:
+            await asyncio.sleep(self.options.delay)
         if self.options.fail:
             raise BackendError(f"fake target {self.target.id} fails on purpose")
 
     async def create_zone(self, zone: ZoneRef) -> None:
-        self._record("create", zone)
+        await self._record("create", zone)
 
     async def update_zone(self, zone: ZoneRef) -> None:
-        self._record("update", zone)
+        await self._record("update", zone)
 
     async def delete_zone(self, zone: ZoneRef, hard_delete: bool = False) -> None:
-        self._record("delete", zone)
+        await self._record("delete", zone)

@@ -23,9 +23,10 @@ Peer = BindServer | KnotServer | PowerDNSServer
 CATALOG = "catalog.dnsaas.invalid."
 
 
-def target_for(peer: Peer, mdns_port: int, *, catalog: bool = False) -> str:
+def target_for(peer: Peer, mdns_port: int | list[int], *, catalog: bool = False) -> str:
     """The ``targets`` entry of pools.yaml that drives ``peer`` (or the catalog target)."""
-    masters = f"[{{host: 127.0.0.1, port: {mdns_port}}}]"
+    ports = mdns_port if isinstance(mdns_port, list) else [mdns_port]
+    masters = "[" + ", ".join(f"{{host: 127.0.0.1, port: {p}}}" for p in ports) + "]"
     if catalog:
         kind, opts = "catalog", {}
     elif isinstance(peer, BindServer):
@@ -45,8 +46,8 @@ def target_for(peer: Peer, mdns_port: int, *, catalog: bool = False) -> str:
 """
 
 
-def pool_yaml(peers: list[Peer], mdns_port: int, *, catalog: bool = False,
-              threshold: int | None = None) -> str:
+def pool_yaml(peers: list[Peer], mdns_port: int | list[int], *, catalog: bool = False,
+              threshold: int | None = None, extra_targets: str = "") -> str:
     """pools.yaml for the default pool served by ``peers``."""
     attrs = f"{{threshold_percentage: {threshold}}}" if threshold is not None else "{}"
     nameservers = "".join(f"    - {{host: 127.0.0.1, port: {p.port}}}\n" for p in peers)
@@ -54,6 +55,7 @@ def pool_yaml(peers: list[Peer], mdns_port: int, *, catalog: bool = False,
         targets = target_for(peers[0], mdns_port, catalog=True)
     else:
         targets = "".join(target_for(p, mdns_port) for p in peers)
+    targets += extra_targets
     cat = f"  catalog_zone: {{catalog_zone_fqdn: {CATALOG}}}\n" if catalog else ""
     return f"""- name: default
   id: {DEFAULT_POOL_ID}
