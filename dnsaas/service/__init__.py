@@ -7,9 +7,10 @@ from dnsaas.service.admin import AdminService
 from dnsaas.service.listing import ListParams, Page
 from dnsaas.service.recordsets import RecordsetService
 from dnsaas.service.status import StatusService
+from dnsaas.service.tokens import TokenService
 
 
-class Service(RecordsetService, AdminService, StatusService):
+class Service(RecordsetService, AdminService, StatusService, TokenService):
     """All service operations on one engine and settings."""
 
 
