@@ -13,7 +13,7 @@ from dnsaas.context import Context
 from dnsaas.errors import OverQuota
 from dnsaas.settings import Settings
 from dnsaas.storage import tables as t
-from dnsaas.storage.db import in_transaction
+from dnsaas.storage.db import in_transaction, reader
 
 T = TypeVar("T")
 
@@ -28,6 +28,7 @@ class ServiceBase:
 
     def __init__(self, engine: AsyncEngine, settings: Settings):
         self.engine = engine
+        self.read_engine = reader(engine)
         self.settings = settings
 
     async def tx(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
@@ -35,26 +36,29 @@ class ServiceBase:
         return await in_transaction(self.engine, fn)
 
     async def read(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """Run a read-only ``fn`` on one connection."""
-        async with self.engine.connect() as conn:
+        """Run a read-only ``fn`` on one connection (AUTOCOMMIT, no transaction)."""
+        async with self.read_engine.connect() as conn:
             return await fn(conn)
 
     # --- quotas -----------------------------------------------------------------------------
+    async def quotas_of(self, conn: AsyncConnection, project_id: str) -> dict[str, int]:
+        """All of a project's limits (−1 = unlimited), defaults filled in; one query."""
+        limits = self.settings.quotas.model_dump()
+        rows = await conn.execute(sa.select(t.quotas.c.resource, t.quotas.c.hard_limit).where(
+            t.quotas.c.project_id == project_id))
+        limits.update({r.resource: int(r.hard_limit) for r in rows})
+        return limits
+
     async def quota(self, conn: AsyncConnection, project_id: str, resource: str) -> int:
         """The project's limit for ``resource`` (−1 = unlimited)."""
-        row = (await conn.execute(
-            sa.select(t.quotas.c.hard_limit).where(t.quotas.c.project_id == project_id,
-                                                    t.quotas.c.resource == resource))).first()
-        if row is not None:
-            return int(row.hard_limit)
-        return int(getattr(self.settings.quotas, resource))
+        return (await self.quotas_of(conn, project_id))[resource]
 
     async def check_quota(self, conn: AsyncConnection, project_id: str, resource: str,
                           count_query: sa.Select[Any] | None, adding: int = 1,
-                          current: int | None = None) -> None:
+                          current: int | None = None, limits: dict[str, int] | None = None) -> None:
         """413 when ``current`` (or the bounded count of ``count_query``) + ``adding`` exceeds
         the limit. The count stops at the limit, so it stays cheap on huge zones."""
-        limit = await self.quota(conn, project_id, resource)
+        limit = (limits or await self.quotas_of(conn, project_id))[resource]
         if limit < 0:
             return
         if current is None:

@@ -65,33 +65,38 @@ def soa_for(zone: Any, serial: int, mname: str) -> tuple[str, bytes]:
                           zone.expire, zone.minimum)
 
 
+def _mname_subquery(pool_id: Any) -> sa.ScalarSelect[Any]:
+    return (sa.select(t.pool_ns_records.c.hostname).where(t.pool_ns_records.c.pool_id == pool_id)
+            .order_by(t.pool_ns_records.c.created_at, t.pool_ns_records.c.priority).limit(1)
+            .scalar_subquery())
+
+
+async def _soa_row(conn: AsyncConnection, zone: Any) -> Any:
+    """The zone's SOA record (id, rdata) and the pool's current SOA mname, in one query."""
+    return (await conn.execute(
+        sa.select(t.records.c.id, t.records.c.rdata, _mname_subquery(zone.pool_id).label("mname"))
+        .join(t.recordsets, t.records.c.recordset_id == t.recordsets.c.id)
+        .where(t.recordsets.c.zone_id == zone.id, t.recordsets.c.name == zone.name,
+               t.recordsets.c.type == "SOA"))).first()
+
+
 async def soa_rr(conn: AsyncConnection, zone: Any) -> bytes:
     """The zone's current SOA as one wire RR, read from its stored record."""
-    row = (await conn.execute(
-        sa.select(t.records.c.rdata).join(t.recordsets, t.records.c.recordset_id == t.recordsets.c.id)
-        .where(t.recordsets.c.zone_id == zone.id, t.recordsets.c.name == zone.name,
-               t.recordsets.c.type == "SOA")
-    )).first()
+    row = await _soa_row(conn, zone)
     if row is None:
         return b""
     return wire.rr(wire.name_wire(zone.name), 6, zone.ttl, row.rdata)
 
 
-async def write_soa(conn: AsyncConnection, zone: Any, serial: int, mname: str | None = None,
-                    ttl: int | None = None) -> bytes:
+async def write_soa(conn: AsyncConnection, zone: Any, serial: int, soa: Any = None) -> bytes:
     """Rewrite the zone's SOA record for ``serial``; returns the new SOA as a wire RR."""
-    mname = mname or await soa_mname(conn, zone.pool_id)
+    soa = soa if soa is not None else await _soa_row(conn, zone)
+    mname = (soa.mname if soa is not None else None) or await soa_mname(conn, zone.pool_id)
     text, rdata = soa_for(zone, serial, mname)
-    rs_id = (await conn.execute(
-        sa.select(t.recordsets.c.id).where(t.recordsets.c.zone_id == zone.id,
-                                           t.recordsets.c.name == zone.name,
-                                           t.recordsets.c.type == "SOA"))).scalar_one_or_none()
-    if rs_id is not None:
-        await conn.execute(t.records.update().where(t.records.c.recordset_id == rs_id)
+    if soa is not None:
+        await conn.execute(t.records.update().where(t.records.c.id == soa.id)
                            .values(data=text, rdata=rdata, serial=serial, updated_at=utcnow()))
-        await conn.execute(t.recordsets.update().where(t.recordsets.c.id == rs_id)
-                           .values(serial=serial))
-    return wire.rr(wire.name_wire(zone.name), 6, zone.ttl if ttl is None else ttl, rdata)
+    return wire.rr(wire.name_wire(zone.name), 6, zone.ttl, rdata)
 
 
 async def commit_change(
@@ -112,7 +117,8 @@ async def commit_change(
     the SOA in the same transaction).
     """
     now = utcnow()
-    old_soa = await soa_rr(conn, zone)
+    soa = await _soa_row(conn, zone)
+    old_soa = wire.rr(wire.name_wire(zone.name), 6, zone.ttl, soa.rdata) if soa else b""
     serial = next_serial(zone.serial) if serial is None else serial
     values: dict[str, Any] = dict(zone_values or {})
     values.update(serial=serial, status="PENDING", updated_at=now, version=zone.version + 1)
@@ -120,7 +126,7 @@ async def commit_change(
         values["action"] = "UPDATE"
     await conn.execute(t.zones.update().where(t.zones.c.id == zone.id).values(**values))
     merged = _Merged(zone, values)
-    new_soa = await write_soa(conn, merged, serial)
+    new_soa = await write_soa(conn, merged, serial, soa)
     await conn.execute(t.zone_changes.insert().values(
         zone_id=zone.id, serial_from=zone.serial, serial_to=serial,
         removed=old_soa + b"".join(removed), added=new_soa + b"".join(added),
@@ -177,6 +183,6 @@ async def upsert_job(conn: AsyncConnection, zone_id: str, kind: str, target_seri
             "updated_at": now,
         },
     )
+    if conn.dialect.name == "postgresql":  # wake the workers at commit, in the same round trip
+        stmt = stmt.returning(sa.func.pg_notify(JOBS_CHANNEL, zone_id))
     await conn.execute(stmt)
-    if conn.dialect.name == "postgresql":
-        await conn.execute(sa.select(sa.func.pg_notify(JOBS_CHANNEL, zone_id)))

@@ -132,15 +132,17 @@ class RecordsetService(ZoneService):
 
     async def _check_record_quotas(self, conn: AsyncConnection, zone: Any, adding_sets: int,
                                    new_count: int, delta_records: int) -> None:
+        limits = await self.quotas_of(conn, zone.project_id)
         await self.check_quota(conn, zone.project_id, "recordset_records", None, 0,
-                               current=new_count)
+                               current=new_count, limits=limits)
         if adding_sets:
-            await self.check_quota(conn, zone.project_id, "zone_recordsets", sa.select(
-                t.recordsets.c.id).where(t.recordsets.c.zone_id == zone.id), adding_sets)
+            await self.check_quota(conn, zone.project_id, "zone_recordsets", None, adding_sets,
+                                   current=zone.recordset_count, limits=limits)
         if delta_records > 0:
             await self.check_quota(conn, zone.project_id, "zone_records", sa.select(
                 t.records.c.id).where(t.records.c.zone_id == zone.id,
-                                      t.records.c.managed.is_(False)), delta_records)
+                                      t.records.c.managed.is_(False)), delta_records,
+                                   limits=limits)
 
     def _writable(self, zone: Any) -> None:
         if zone.action == "DELETE":

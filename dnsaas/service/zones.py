@@ -126,6 +126,19 @@ class ZoneService(ServiceBase):
             where.append(t.zones.c.project_id == project)
         return where
 
+    def visible_zone_by_id(self, ctx: Context) -> list[sa.ColumnElement[bool]]:
+        """Visibility for a lookup by primary key: one query, ``OR EXISTS`` is cheap there."""
+        where: list[sa.ColumnElement[bool]] = [t.zones.c.deleted_at.is_(None)]
+        if not ctx.is_admin:
+            where.append(t.zones.c.type != "CATALOG")
+        if ctx.all_projects and ctx.is_admin and not ctx.sudo_project_id:
+            return where
+        project = ctx.require_project()
+        shared_with = sa.exists().where(t.shared_zones.c.zone_id == t.zones.c.id,
+                                        t.shared_zones.c.target_project_id == project)
+        where.append(sa.or_(t.zones.c.project_id == project, shared_with))
+        return where
+
     async def zone_row(self, conn: AsyncConnection, ctx: Context, zone_id: str, *,
                        lock: bool = False, owner: bool = False) -> Any:
         """The visible zone ``zone_id`` (locked when asked), else 404.
@@ -133,7 +146,7 @@ class ZoneService(ServiceBase):
         ``owner``: the caller must own it (shared-zone targets get 403).
         """
         q = sa.select(t.zones, _shared_exists.label("shared")).where(
-            t.zones.c.id == zone_id, *await self.visible_zones(conn, ctx))
+            t.zones.c.id == zone_id, *self.visible_zone_by_id(ctx))
         if lock and conn.dialect.name == "postgresql":
             q = q.with_for_update(of=t.zones)
         row = (await conn.execute(q)).first()

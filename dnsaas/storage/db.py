@@ -40,7 +40,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         @event.listens_for(engine.sync_engine, "begin")
         def _begin_immediate(conn: Any) -> None:
             # Take the write lock up front: no lock upgrades, so no SQLITE_BUSY deadlocks.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Reads (AUTOCOMMIT, see ``reader``) take no lock at all.
+            if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         engine.sync_engine.dialect._dnsaas_sqlite = True  # type: ignore[attr-defined]
         # pysqlite's own transaction handling must be off for the explicit BEGIN above.
@@ -53,6 +55,12 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=False,
         connect_args={"timeout": 5, "command_timeout": 30},
     )
+
+
+def reader(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine and pool in AUTOCOMMIT: reads pay no BEGIN/ROLLBACK round trips and,
+    on SQLite, take no write lock."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
