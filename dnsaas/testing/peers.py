@@ -25,6 +25,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -35,7 +36,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import dns.exception
 import dns.message
@@ -155,7 +156,7 @@ class _Server:
     ) -> None:
         self.host: str = LOOPBACK
         self.port: int = 0
-        self.primary: Endpoint | None = tuple(primary) if primary else None  # type: ignore[assignment]
+        self.primary: Endpoint | None = (primary[0], int(primary[1])) if primary else None
         self.tsig_keys: dict[str, tuple[str, str]] = dict(tsig_keys or {})
         self.catalog_zones: list[tuple[str, Endpoint]] = [
             (name, (ep[0], int(ep[1]))) for name, ep in (catalog_zones or [])
@@ -188,7 +189,7 @@ class _Server:
         """True while the daemon process is alive."""
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self) -> _Server:
+    def start(self) -> Self:
         """Write the config, start the daemon and wait until it is ready. Returns self."""
         if self.running:
             return self
@@ -211,12 +212,23 @@ class _Server:
             raise
         return self
 
+    def terminate(self, timeout: float = 5.0) -> None:
+        """Stop only the daemon (e.g. to simulate an outage); keep work dir, config and ports.
+
+        :meth:`restart` brings it back with its state (zones added at runtime included).
+        """
+        self._terminate(timeout)
+
     def restart(self) -> None:
-        """Stop and start the daemon again with the same work dir, config and ports."""
+        """Stop (if running) and start the daemon again with the same work dir, config and ports."""
         if self.workdir is None:
             raise RuntimeError(f"{self.kind} was never started")
         self._terminate()
-        self._launch()
+        try:
+            self._launch()
+        except PeerStartError:
+            self._terminate()
+            raise
 
     def stop(self, timeout: float = 5.0) -> None:
         """Terminate the daemon (kill after ``timeout``), reap it and remove an owned temp dir."""
@@ -228,7 +240,7 @@ class _Server:
         with _LIVE_LOCK:
             _LIVE.discard(self)
 
-    def __enter__(self) -> _Server:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
@@ -330,7 +342,9 @@ class _Server:
         while True:
             rc = self.proc.poll()
             if rc is not None:
-                raise PeerStartError(f"{self.kind} exited with status {rc}\n{self.log_tail()}")
+                raise PeerStartError(
+                    f"{self.kind} exited with status {rc}\n{self.log_tail()}{self._diagnose()}"
+                )
             if self._control_ready() and self._dns_ready():
                 return
             if time.monotonic() > deadline:
@@ -375,9 +389,20 @@ class _Server:
             chunks.append(f"--- {path.name} ---\n{tail}")
         return "\n".join(chunks)
 
+    def _ports(self) -> list[int]:
+        """Every TCP/UDP port this server listens on."""
+        return [self.port]
+
+    def _diagnose(self) -> str:
+        """Extra text for a start failure (e.g. a config checker's output)."""
+        return ""
+
     def _looks_like_port_clash(self) -> bool:
         tail = self.log_tail(200).lower()
-        return "in use" in tail or "eaddrinuse" in tail
+        if "in use" in tail or "eaddrinuse" in tail:
+            return True
+        # Some daemons exit before their logging is set up; check the ports directly.
+        return not all(_port_is_free(self.host, port) for port in self._ports())
 
     def _run(
         self, argv: list[str], check: bool, timeout: float
@@ -476,6 +501,18 @@ class BindServer(_Server):
 
     def _argv(self) -> list[str]:
         return [_binary("named"), "-f", "-c", str(self.named_conf)]
+
+    def _ports(self) -> list[int]:
+        return [self.port, self.rndc_port]
+
+    def _diagnose(self) -> str:
+        # named -f logs errors before its logging config is active to syslog, not stdout.
+        checker = find_binary("named-checkconf")
+        if checker is None:
+            return ""
+        result = self._run([checker, str(self.named_conf)], check=False, timeout=30.0)
+        out = (result.stdout + result.stderr).strip()
+        return f"\n--- named-checkconf ---\n{out or 'config OK'}"
 
     def _extra_logs(self) -> list[Path]:
         return [self._dir / "named.log"] if self.workdir is not None else []
@@ -666,6 +703,9 @@ class PowerDNSServer(_Server):
     def _argv(self) -> list[str]:
         return [_binary("pdns_server"), f"--config-dir={self._dir}"]
 
+    def _ports(self) -> list[int]:
+        return [self.port, self.api_port]
+
     def _control_ready(self) -> bool:
         try:
             status, _ = self.api("GET", "", check=False)
@@ -825,7 +865,7 @@ class KnotServer(_Server):
 
     def stop(self, timeout: float = 5.0) -> None:
         super().stop(timeout)
-        if self._socket_dir is not None and self.workdir is None:
+        if self._socket_dir is not None:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             self._socket_dir = None
 
@@ -955,6 +995,17 @@ class KnotServer(_Server):
             check=True,
             timeout=30.0,
         )
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    """True if ``port`` can be bound on ``host`` for both TCP and UDP right now."""
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                return False
+    return True
 
 
 def _binary(name: str) -> str:

@@ -281,3 +281,25 @@ def test_catalog_consumer(bind_primary: BindServer, cls: type[Server]) -> None:
     with cls(catalog_zones=[(CATALOG, bind_primary.endpoint)]) as consumer:
         wait_for(lambda: consumer.query_soa_serial(ZONE) == SERIAL, timeout=5)
         assert dig(consumer, f"www.{ZONE}", "A") == ["192.0.2.10"]
+
+
+# --- outage and restart -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", [BindServer, KnotServer])
+def test_restart_keeps_runtime_zones(bind_primary: BindServer, cls: type[Server]) -> None:
+    require_binaries(*cls.binaries)
+    with cls(primary=bind_primary.endpoint) as server:
+        if isinstance(server, BindServer):
+            server.addzone(ZONE)
+        elif isinstance(server, KnotServer):
+            server.add_zone(ZONE)
+        wait_for(lambda: server.query_soa_serial(ZONE) == SERIAL, timeout=5)
+        old_pid, port = server.pid, server.port
+        assert old_pid is not None
+        server.terminate()
+        assert not pid_alive(old_pid) and not server.running
+        assert server.query_soa_serial(ZONE) is None
+        server.restart()
+        assert server.running and server.pid != old_pid and server.port == port
+        wait_for(lambda: server.query_soa_serial(ZONE) == SERIAL, timeout=5)
