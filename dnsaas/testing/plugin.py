@@ -1,0 +1,1 @@
+"""pytest plugin ``dnsaas``: fixtures that start a real dnsaas stack for downstream tests."""
