@@ -156,8 +156,9 @@ class Worker:
             state = await self.queue.complete(job)
             self.completed += 1
             runs_log.info("run zone=%s name=%s serial=%s action=%s attempt=%d result=ok "
-                          "state=%s worker=%s ms=%.1f", job.zone_id, name, serial, action,
-                          job.attempts, state, self.worker_id, took * 1000)
+                          "state=%s worker=%s ms=%.1f %s", job.zone_id, name, serial, action,
+                          job.attempts, state, self.worker_id, took * 1000,
+                          " ".join(f"{k}={v * 1000:.1f}" for k, v in outcome.timings.items()))
             return
         budget = self.settings.worker_retry_budget
         if job.attempts + 1 >= budget:
