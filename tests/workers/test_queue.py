@@ -146,3 +146,31 @@ async def test_upsert_after_done_is_pending_again(service: Service, alice: Conte
     await service.tx(bump)
     (job2,) = await q.claim(1)
     assert job2.target_serial == job.target_serial + 1
+
+
+async def test_listen_wakeup_from_another_connection(pg_url: str) -> None:
+    """pg_notify sent outside SQLAlchemy (as another process would) wakes the worker."""
+    import asyncpg
+
+    from dnsaas.storage import db
+
+    engine = db.create_engine(pg_url)
+    try:
+        async with Wakeups(engine) as wake:
+            for _ in range(500):
+                if wake.listening:
+                    break
+                await asyncio.sleep(0.01)
+            assert wake.listening
+            await wake.wait(0)  # drop the wake-up given when LISTEN started
+            task = asyncio.create_task(wake.wait(10))
+            await asyncio.sleep(0)
+            dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            conn = await asyncpg.connect(dsn)
+            try:
+                await conn.execute("SELECT pg_notify('dnsaas_jobs', 'z')")
+            finally:
+                await conn.close()
+            assert await asyncio.wait_for(task, 5) is True
+    finally:
+        await engine.dispose()
