@@ -114,14 +114,14 @@ async def load_dnsaas(url: str, recs: list[tuple[str, str, str, bytes]]) -> tupl
         assert pg is not None
         await pg.copy_records_to_table("recordsets", records=rs_rows, columns=[
             "id", "zone_id", "project_id", "name", "type", "ttl", "managed", "status", "action",
-            "serial", "version", "created_at"])
+            "serial", "version", "created_at"], timeout=1200)
         await pg.copy_records_to_table("records", records=rec_rows, columns=[
             "id", "recordset_id", "zone_id", "data", "rdata", "managed", "status", "action",
-            "serial", "version", "created_at"])
+            "serial", "version", "created_at"], timeout=1200)
         if "recordset_count" in t.zones.c:
             await pg.execute("UPDATE zones SET recordset_count = recordset_count + $1 WHERE id = $2",
                              len(rs_rows), zone["id"])
-        await pg.execute("ANALYZE")
+        await pg.execute("ANALYZE", timeout=600)
     return svc, zone
 
 
