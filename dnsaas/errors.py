@@ -243,7 +243,12 @@ ZoneTransferAcceptNotFound = _not_found(
     "ZoneTransferAcceptNotFound", "zone_transfer_accept_not_found")
 SharedZoneNotFound = _not_found("SharedZoneNotFound", "shared_zone_not_found")
 ServiceStatusNotFound = _not_found("ServiceStatusNotFound", "service_status_not_found")
-NoValidPoolFound = _not_found("NoValidPoolFound", "no_valid_pool_found")
+
+
+class NoValidPoolFound(NotFound):
+    """No valid pool found"""
+
+    type = "no_valid_pool_found"
 
 
 class MethodNotAllowed(DnsaasError):

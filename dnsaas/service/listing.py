@@ -102,7 +102,9 @@ async def fetch_page(
     """Rows of one page of ``select`` (already joined as needed) and the total count
     (``known_total`` when the caller already knows it exactly)."""
     sort_columns = sort_columns or {}
-    sort_col = sort_columns.get(params.sort_key, table.c[params.sort_key])
+    # Not .get(key, table.c[key]): the default would be evaluated (KeyError) for mapped keys.
+    sort_col = (sort_columns[params.sort_key] if params.sort_key in sort_columns
+                else table.c[params.sort_key])
     id_col = table.c.id
     page_where = list(where)
     if params.marker is not None:

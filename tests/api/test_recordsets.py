@@ -179,3 +179,30 @@ async def test_redirect(client: TestClient) -> None:
     await error(await client.get(f"/v2/recordsets/{rs['id']}", headers=BOB,
                                  allow_redirects=False), 404, "recordset_not_found")
     await error(await client.get("/v2/recordsets/xyz", headers=ALICE), 400, "invalid_uuid")
+
+
+async def test_every_whitelisted_sort_key(client: TestClient) -> None:
+    """Each documented sort key works in both directions, with a marker, on every list."""
+    from dnsaas.service.recordsets import ALL_RECORDSETS_SORT_KEYS, RECORDSET_SORT_KEYS
+    from dnsaas.service.zones import ZONE_SORT_KEYS
+
+    zone = await make_zone(client)
+    await make_zone(client, "second.org.")
+    for i in range(3):
+        await make_rs(client, zone, f"s{i}.example.com.", "A", [f"192.0.2.{i + 1}"], ttl=60 + i)
+    lists = [("/v2/zones", ZONE_SORT_KEYS, "zones"),
+             (f"/v2/zones/{zone['id']}/recordsets", RECORDSET_SORT_KEYS, "recordsets"),
+             ("/v2/recordsets", ALL_RECORDSETS_SORT_KEYS, "recordsets")]
+    for path, keys, collection in lists:
+        for key in sorted(keys):
+            for direction in ("asc", "desc"):
+                url = f"{path}?sort_key={key}&sort_dir={direction}&limit=2"
+                for headers in (ALICE, {**ADMIN, "X-Auth-All-Projects": "true"}):
+                    resp = await client.get(url, headers=headers)
+                    page = await resp.json()
+                    assert resp.status == 200, (url, page)
+                    if "next" in page["links"]:
+                        nxt = await client.get(path_of(page["links"]["next"]), headers=headers)
+                        assert nxt.status == 200, (url, await nxt.text())
+                        ids = {x["id"] for x in (await nxt.json())[collection]}
+                        assert not ids & {x["id"] for x in page[collection]}

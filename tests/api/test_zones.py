@@ -204,3 +204,15 @@ async def test_paths(client: TestClient) -> None:
     assert "PATCH" in resp.headers["Allow"]
     # An upper-case UUID is the same id.
     assert (await client.get(f"/v2/zones/{zone['id'].upper()}", headers=ALICE)).status == 200
+
+
+async def test_forced_pool(client: TestClient) -> None:
+    """attributes.pool_id is admin-only and must name a pool."""
+    missing = {"pool_id": str(uuid.uuid4())}
+    body = await error(await client.post("/v2/zones", json={"name": "p.com.", "email": "h@p.com",
+                                                            "attributes": missing},
+                                         headers=ADMIN), 404, "no_valid_pool_found")
+    assert body["message"] == "No valid pool found"
+    await error(await client.post("/v2/zones", json={"name": "p.com.", "email": "h@p.com",
+                                                     "attributes": missing}, headers=ALICE),
+                403, "forbidden")
