@@ -165,8 +165,8 @@ async def wait_active(http: aiohttp.ClientSession, url: str, every: float,
     return None
 
 
-async def wait_http(url: str) -> None:
-    deadline = time.monotonic() + 30
+async def wait_http(url: str, log: Path) -> None:
+    deadline = time.monotonic() + 90
     async with aiohttp.ClientSession(headers=HEADERS) as http:
         while True:
             try:
@@ -176,7 +176,8 @@ async def wait_http(url: str) -> None:
             except aiohttp.ClientError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} did not come up")
+                tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""  # noqa: ASYNC240
+                raise RuntimeError(f"{url} did not come up\n{tail}")
             await asyncio.sleep(0.05)
 
 
@@ -185,8 +186,11 @@ async def bench_peer(kind: str, quick: bool, workdir: Path) -> dict[str, Any]:
     rate, seconds = 200, (10 if quick else 30)
     db_url = await make_database()
     stack = Stack(db_url, workdir)
-    peer = PEERS[kind](primary=("127.0.0.1", stack.mdns_port)).start()
+    stack.start()  # before the peer, so that the peer cannot take the api's or mdns's port
+    peer = None
     try:
+        await wait_http(f"{stack.api}/zones", workdir / "api.log")
+        peer = PEERS[kind](primary=("127.0.0.1", stack.mdns_port)).start()
         pools = [{"name": "default", "id": DEFAULT_POOL_ID, "attributes": {},
                   "ns_records": [{"hostname": "ns1.bench.test.", "priority": 1}],
                   "nameservers": [{"host": "127.0.0.1", "port": peer.port}],
@@ -196,8 +200,6 @@ async def bench_peer(kind: str, quick: bool, workdir: Path) -> dict[str, Any]:
         await asyncio.to_thread(subprocess.run, [
             sys.executable, "-m", "dnsaas.cli", "pool", "update", "--database", db_url, "--file",
             str(pool_file)], check=True, capture_output=True)
-        stack.start()
-        await wait_http(f"{stack.api}/zones")
         async with aiohttp.ClientSession(headers=HEADERS) as http:
             zones = []
             for i in range(n_zones):
@@ -276,7 +278,8 @@ async def bench_peer(kind: str, quick: bool, workdir: Path) -> dict[str, Any]:
         }
     finally:
         stack.stop()
-        peer.stop()
+        if peer is not None:
+            peer.stop()
         name = db_url.rsplit("/", 1)[1]
         try:
             await _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -291,6 +294,9 @@ def table(results: list[dict[str, Any]]) -> str:
     def trio(s: dict[str, Any]) -> str:
         return f"{s['p50_ms']}/{s['p95_ms']}/{s['p99_ms']}"
     for r in results:
+        if "error" in r:
+            rows.append(f"{r['peer']:6} failed: {r['error'].splitlines()[0]}")
+            continue
         one, sus = r["one_at_a_time"], r["sustained"]
         rows.append(f"{r['peer']:6} {trio(one['to_answerable']):>28} {trio(one['to_active']):>26} "
                     f"{sus['achieved_rate']:>11}/s   {trio(sus['lag']):>24}")
@@ -305,7 +311,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             continue
         with tempfile.TemporaryDirectory(prefix=f"dnsaas-bench-{kind}-") as d:
             print(f"{kind}: running…", file=sys.stderr, flush=True)
-            results.append(await bench_peer(kind, args.quick, Path(d)))
+            try:
+                results.append(await bench_peer(kind, args.quick, Path(d)))
+            except Exception as exc:  # noqa: BLE001 - report the others anyway
+                print(f"{kind}: failed: {exc}", file=sys.stderr)
+                results.append({"peer": kind, "error": str(exc)[:2000]})
     return {"benchmark": "propagation", "quick": args.quick, "host": platform.node(),
             "cpus": os.cpu_count(), "python": platform.python_version(),
             "driven_through": "REST API (dnsaas api, noauth) as a separate process",
