@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -12,16 +11,9 @@ from dnsaas.service import Service
 from dnsaas.settings import Settings
 from dnsaas.storage import db
 from dnsaas.testing.databases import DatabaseFactory, database_factory, postgres_available
+from dnsaas.testing.require import need
 
-REQUIRE_PEERS = os.environ.get("DNSAAS_REQUIRE_PEERS") == "1"
-
-
-def need(condition: bool, what: str) -> None:
-    """Skip when ``what`` is missing locally; fail in CI (DNSAAS_REQUIRE_PEERS=1)."""
-    if not condition:
-        if REQUIRE_PEERS:
-            pytest.fail(f"{what} is required in CI but unavailable")
-        pytest.skip(f"{what} unavailable")
+__all__ = ["need"]
 
 
 @pytest.fixture(scope="session")

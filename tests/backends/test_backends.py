@@ -4,7 +4,7 @@ against real BIND, Knot and PowerDNS control channels."""
 from __future__ import annotations
 
 import pytest
-from conftest import need
+from dnsaas.testing.require import need
 from pydantic import ValidationError
 
 from backends.base import Backend, BackendError, Target, ZoneRef, backend_class, backend_types

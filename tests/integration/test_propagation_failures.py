@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import need
+from dnsaas.testing.require import need
 from propagation_kit import adig, apply_yaml, eventually, mdns_server, pool_yaml, worker
 
 from dnsaas.context import Context

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import need
+from dnsaas.testing.require import need
 from propagation_kit import (
     CATALOG,
     Peer,

@@ -18,7 +18,7 @@ import dns.message
 import dns.rcode
 import pytest
 import sqlalchemy as sa
-from conftest import need
+from dnsaas.testing.require import need
 from propagation_kit import apply_yaml, eventually, pool_yaml
 
 from dnsaas.context import Context
