@@ -152,9 +152,10 @@ def accepts_json(accept: str | None) -> bool:
 async def checks_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """413 for bodies over the limit (before reading them); 406 when JSON is not acceptable."""
     limit = request.app[SETTINGS].max_request_body
-    if request.content_length is not None and request.content_length > limit:
-        raise e.RequestTooLarge(f"Request body is larger than {limit} bytes")
     spec: RouteSpec | None = request.app[SPEC_BY_HANDLER].get(request.match_info.handler)
+    own_limit = spec is not None and spec.own_body_limit
+    if not own_limit and request.content_length is not None and request.content_length > limit:
+        raise e.RequestTooLarge(f"Request body is larger than {limit} bytes")
     json_route = spec is None or spec.content_type == "application/json"
     if json_route and not accepts_json(request.headers.get("Accept")):
         raise e.UnsupportedAccept(f"Unsupported Accept header {request.headers['Accept']!r}")

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     quotas: QuotaDefaults = Field(default_factory=QuotaDefaults,
                                   description="Quota defaults per project")
     max_request_body: int = Field(114688, description="Largest accepted request body, bytes")
+    max_import_size: int = Field(16 * 1024 * 1024,
+                                 description="Largest zone file a zone import accepts, bytes")
     max_page_limit: int = Field(1000, description="Largest page size (limit=max)")
     default_page_limit: int = Field(20, description="Page size when no limit is given")
 

@@ -44,6 +44,7 @@ class RouteSpec:
     response_headers: tuple[str, ...] = ()
     content_type: str = "application/json"
     description: str = ""
+    own_body_limit: bool = False  # the handler reads the body itself, with its own limit
 
     @property
     def operation_id(self) -> str:
@@ -67,14 +68,16 @@ class RouteTable:
               errors: tuple[int, ...] = (), query: tuple[QueryParam, ...] = (),
               public: bool = False, admin: bool = False, headers: tuple[str, ...] = (),
               response_headers: tuple[str, ...] = (), content_type: str = "application/json",
-              description: str = "") -> Callable[[Handler], Handler]:
+              description: str = "", own_body_limit: bool = False
+              ) -> Callable[[Handler], Handler]:
         """Register the decorated handler for ``method path``. ``headers`` are the special
         request headers it honours, ``response_headers`` the extra ones it sends."""
         def deco(fn: Handler) -> Handler:
             self.specs.append(RouteSpec(method, path, fn, summary, self.tag, responses, body,
                                         errors, query, public, admin, headers,
                                         response_headers, content_type,
-                                        description or (fn.__doc__ or "").strip()))
+                                        description or (fn.__doc__ or "").strip(),
+                                        own_body_limit))
             return fn
         return deco
 
@@ -84,19 +87,25 @@ def all_tables() -> list[RouteTable]:
     from api.routes import (
         blacklists,
         docs,
+        exports,
+        imports,
         limits,
         pools,
         quotas,
         recordsets,
         service_statuses,
+        shares,
         tlds,
+        transfers,
         tsigkeys,
         versions,
+        zone_tasks,
         zones,
     )
     return [versions.routes, zones.routes, recordsets.routes, tsigkeys.routes, pools.routes,
             tlds.routes, blacklists.routes, quotas.routes, limits.routes,
-            service_statuses.routes, docs.routes]
+            service_statuses.routes, imports.routes, exports.routes, transfers.routes,
+            shares.routes, zone_tasks.routes, docs.routes]
 
 
 def install(app: web.Application, tables: list[RouteTable]) -> list[RouteSpec]:

@@ -342,7 +342,10 @@ class ZoneService(ServiceBase):
                 email=values.get("email") or self.settings.managed_resource_email,
                 ttl=values.get("ttl") if values.get("ttl") is not None
                 else self.settings.default_ttl,
-                refresh=random.randint(3500, 3600), retry=600, expire=86400, minimum=3600,
+                # SOA timers: Designate's defaults; a zone import passes the file's.
+                refresh=values.get("refresh") or random.randint(3500, 3600),
+                retry=values.get("retry") or 600, expire=values.get("expire") or 86400,
+                minimum=values.get("minimum") or 3600,
                 serial=zone_serial, type=zone_type,
                 masters=[format_master(*parse_master(m)) for m in masters],
                 description=values.get("description"), attributes=attributes,
@@ -457,6 +460,7 @@ async def insert_rrsets(conn: AsyncConnection, zone: Any, project: str,
         rs_rows.append(dict(
             id=rs_id, zone_id=zone.id, project_id=rs.get("project_id") or project,
             name=rs["name"], type=rs["type"], ttl=rs.get("ttl"),
+            rr_prefix=wire.rr_prefix(rs["name"], rs["type"]),
             description=rs.get("description"), managed=managed, status="PENDING",
             action="CREATE", serial=serial, version=1, created_at=now))
         owner, code = wire.name_wire(rs["name"]), wire.type_code(rs["type"])
