@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+if TYPE_CHECKING:  # imported lazily: every `dnsaas` command loads this module
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dnsaas.settings import Settings, load_settings
-from dnsaas.storage import bootstrap, db
+    from dnsaas.settings import Settings
 
 T = TypeVar("T")
 
@@ -22,6 +22,8 @@ def add_database_option(parser: argparse.ArgumentParser) -> None:
 
 def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
     """Settings from the environment and config file, overridden by explicit options."""
+    from dnsaas.settings import load_settings
+
     return load_settings(database_url=getattr(args, "database", None),
                          config=getattr(args, "config", None), **extra)
 
@@ -29,6 +31,8 @@ def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
 async def open_database(settings: Settings, *, auto_migrate: bool | None = None,
                         report: Callable[[str], None] | None = None) -> AsyncEngine:
     """An engine on a prepared database (embedded SQLite is migrated automatically)."""
+    from dnsaas.storage import bootstrap, db
+
     engine = db.create_engine(settings.database_url)
     for line in await bootstrap.prepare(engine, settings, auto_migrate=auto_migrate):
         if report:

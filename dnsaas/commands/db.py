@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from dnsaas.commands._common import add_database_option, run, settings_from
-from dnsaas.storage import bootstrap, db
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -23,6 +22,8 @@ def _upgrade(args: argparse.Namespace) -> int:
     settings = settings_from(args)
 
     async def go() -> None:
+        from dnsaas.storage import bootstrap, db
+
         engine = db.create_engine(settings.database_url)
         try:
             for line in await bootstrap.prepare(engine, settings, auto_migrate=True):
@@ -37,6 +38,8 @@ def _current(args: argparse.Namespace) -> int:
     settings = settings_from(args)
 
     async def go() -> None:
+        from dnsaas.storage import db
+
         engine = db.create_engine(settings.database_url)
         try:
             print(await db.current_revision(engine) or "empty")

@@ -15,9 +15,12 @@ import os
 import signal
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 from dnsaas.commands._common import add_database_option, open_database, settings_from
-from dnsaas.settings import Settings
+
+if TYPE_CHECKING:
+    from dnsaas.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

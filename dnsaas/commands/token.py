@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from dnsaas.commands._common import add_database_option, open_database, run, settings_from
-from dnsaas.service import Service
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -41,7 +41,7 @@ def _create(args: argparse.Namespace) -> int:
     async def go() -> tuple[str, dict[str, object]]:
         engine = await open_database(settings)
         try:
-            return await Service(engine, settings).create_token(
+            return await _service(engine, settings).create_token(
                 args.project, roles, user_id=args.user, description=args.description,
                 expires_in=args.expires_in)
         finally:
@@ -60,7 +60,7 @@ def _list(args: argparse.Namespace) -> int:
     async def go() -> list[dict[str, object]]:
         engine = await open_database(settings)
         try:
-            return await Service(engine, settings).list_tokens(args.project)
+            return await _service(engine, settings).list_tokens(args.project)
         finally:
             await engine.dispose()
     rows = run(go())
@@ -81,9 +81,15 @@ def _revoke(args: argparse.Namespace) -> int:
     async def go() -> None:
         engine = await open_database(settings)
         try:
-            await Service(engine, settings).revoke_token(args.id)
+            await _service(engine, settings).revoke_token(args.id)
         finally:
             await engine.dispose()
     run(go())
     print(f"revoked {args.id}")
     return 0
+
+
+def _service(engine: object, settings: object) -> Any:
+    from dnsaas.service import Service  # lazily: every `dnsaas` command imports this module
+
+    return Service(engine, settings)  # type: ignore[arg-type]
