@@ -28,6 +28,11 @@ def type_code(rtype: str) -> int:
     return int(dns.rdatatype.from_text(rtype))
 
 
+def rr_prefix(name: str, rtype: str) -> bytes:
+    """Owner name, type and class of an RR: what ``recordsets.rr_prefix`` stores."""
+    return name_wire(name) + struct.pack("!HH", type_code(rtype), IN)
+
+
 def rr(owner_wire: bytes, rdtype: int, ttl: int, rdata: bytes) -> bytes:
     """One resource record in wire format, class IN, no compression."""
     return owner_wire + _RR_HEADER.pack(rdtype, IN, ttl, len(rdata)) + rdata

@@ -148,6 +148,9 @@ recordsets = sa.Table(
     sa.Column("ttl", sa.Integer),
     sa.Column("description", sa.String(160)),
     sa.Column("managed", sa.Boolean, nullable=False, default=False),
+    # Owner name (uncompressed wire) + type + class IN: with the TTL and a record's rdata this
+    # is a whole wire RR, so the database itself can assemble transfer messages.
+    sa.Column("rr_prefix", sa.LargeBinary),
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("action", sa.String(10), nullable=False),
     sa.Column("serial", Serial, nullable=False),  # zone serial of the last change
@@ -194,6 +197,7 @@ zone_changes = sa.Table(
     sa.Column("incremental", sa.Boolean, nullable=False, default=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Index("ix_zone_changes_zone_serial", "zone_id", "serial_to", unique=True),
+    sa.Index("ix_zone_changes_zone_from", "zone_id", "serial_from"),
 )
 
 # Durable jobs. One row per (zone, kind); a new change moves ``target_serial`` forward and

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 06:48:48.549121
+Create Date: 2026-11-21 07:07:39.205451
 """
 from alembic import op
 import sqlalchemy as sa
@@ -277,6 +277,7 @@ def upgrade() -> None:
     sa.Column('ttl', sa.Integer(), nullable=True),
     sa.Column('description', sa.String(length=160), nullable=True),
     sa.Column('managed', sa.Boolean(), nullable=False),
+    sa.Column('rr_prefix', sa.LargeBinary(), nullable=True),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('action', sa.String(length=10), nullable=False),
     sa.Column('serial', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -321,6 +322,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_zone_changes'))
     )
     with op.batch_alter_table('zone_changes', schema=None) as batch_op:
+        batch_op.create_index('ix_zone_changes_zone_from', ['zone_id', 'serial_from'], unique=False)
         batch_op.create_index('ix_zone_changes_zone_serial', ['zone_id', 'serial_to'], unique=True)
 
     op.create_table('zone_transfer_requests',
@@ -381,6 +383,7 @@ def downgrade() -> None:
     op.drop_table('zone_transfer_requests')
     with op.batch_alter_table('zone_changes', schema=None) as batch_op:
         batch_op.drop_index('ix_zone_changes_zone_serial')
+        batch_op.drop_index('ix_zone_changes_zone_from')
 
     op.drop_table('zone_changes')
     with op.batch_alter_table('shared_zones', schema=None) as batch_op:
