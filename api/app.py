@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -36,7 +40,8 @@ def create_app(settings: Settings, service: Service) -> web.Application:
     return app
 
 
-def heartbeat(service: Service, name: str = "api", interval: float = HEARTBEAT_SECONDS):  # noqa: ANN201
+def heartbeat(service: Service, name: str = "api", interval: float = HEARTBEAT_SECONDS
+              ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A cleanup context that records ``name`` in service_statuses every ``interval`` s."""
     async def ctx(_app: web.Application) -> AsyncIterator[None]:
         host = socket.gethostname()
@@ -72,11 +77,67 @@ async def build(settings: Settings, *, with_heartbeat: bool = True) -> web.Appli
     return app
 
 
-def run(settings: Settings, *, host: str | None = None, port: int | None = None,
-        access_log: bool = True, reuse_port: bool = False) -> None:
-    """Serve the API until SIGINT/SIGTERM (``dnsaas api``)."""
-    host = host or settings.api_host
-    port = port if port is not None else settings.api_port
-    web.run_app(build(settings), host=host, port=port, reuse_port=reuse_port,
+def _serve(settings: Settings, sock: socket.socket, access_log: bool) -> None:
+    web.run_app(build(settings), sock=sock,
                 access_log=logging.getLogger("aiohttp.access") if access_log else None,
                 print=lambda text: log.info("%s", text.strip()), shutdown_timeout=10)
+
+
+def _worker(settings: Settings, sock: socket.socket, access_log: bool) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):  # not the parent's handlers
+        signal.signal(sig, signal.SIG_DFL)
+    _serve(settings, sock, access_log)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run(settings: Settings, *, host: str | None = None, port: int | None = None,
+        access_log: bool = True, workers: int = 1) -> None:
+    """Serve the API until SIGINT/SIGTERM (``dnsaas api``).
+
+    ``workers`` > 1 forks that many processes sharing one listening socket; they are
+    stateless (design.md invariant 3), so each has its own engine and token cache.
+    """
+    host = host or settings.api_host
+    port = port if port is not None else settings.api_port
+    sock = _listen(host, port)
+    if workers <= 1:
+        _serve(settings, sock, access_log)
+        return
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_worker, args=(settings, sock, access_log), daemon=False)
+             for _ in range(workers)]
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for p in procs:
+            if p.pid is not None and p.is_alive():
+                os.kill(p.pid, signal.SIGINT)
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for p in procs:
+            p.start()
+        log.info("API on http://%s:%d with %d worker processes", host, port, workers)
+        sentinels = {p.sentinel: p for p in procs}
+        while sentinels:
+            ready = multiprocessing.connection.wait(list(sentinels))
+            for fd in ready:
+                sentinels.pop(fd)  # type: ignore[call-overload]
+            if not stopping:  # a worker died on its own: stop the rest
+                stop(signal.SIGTERM, None)
+        for p in procs:
+            p.join(15)
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        sock.close()

@@ -14,6 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--port", type=int, help="listen port (default DNSAAS_API_PORT or 9001)")
     p.add_argument("--auth", choices=["token", "noauth"],
                    help="authentication mode (default DNSAAS_AUTH or token)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="API processes sharing the listening socket (default 1)")
     p.add_argument("--no-access-log", action="store_true", help="do not log every request")
     p.set_defaults(func=_api)
 
@@ -22,5 +24,6 @@ def _api(args: argparse.Namespace) -> int:
     from api.app import run
 
     settings = settings_from(args, auth=args.auth)
-    run(settings, host=args.host, port=args.port, access_log=not args.no_access_log)
+    run(settings, host=args.host, port=args.port, access_log=not args.no_access_log,
+        workers=args.workers)
     return 0
