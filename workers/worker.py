@@ -25,6 +25,7 @@ from workers.nameservers import NotifyFn
 from workers.propagation import Outcome, Propagator
 from workers.queue import Job, JobQueue, Wakeups
 from workers.recovery import Recovery
+from workers.secondary import LifecycleJobs
 
 log = logging.getLogger(__name__)
 #: one line per finished run, machine-readable (the exactly-once tests parse it)
@@ -47,8 +48,10 @@ class Worker:
         self.concurrency = max(1, concurrency)
         self.worker_id = worker_id or default_worker_id()
         self.queue = JobQueue(service.engine, self.worker_id,
-                              lease_seconds=settings.worker_lease_seconds)
+                              lease_seconds=settings.worker_lease_seconds,
+                              kinds=("propagate", *LifecycleJobs.KINDS))
         self.propagator = Propagator(service, settings, notify=notify)
+        self.lifecycle = LifecycleJobs(service, settings, self.propagator)
         self.recovery = Recovery(service, settings, self.worker_id) if recovery else None
         self.idle_poll = idle_poll
         self.retry_base = retry_base
@@ -136,7 +139,8 @@ class Worker:
         started = time.monotonic()
         try:
             try:
-                outcome = await self.propagator.run(job)
+                outcome = await (self.propagator.run(job) if job.kind == "propagate"
+                                 else self.lifecycle.run(job))
             except Exception as exc:  # noqa: BLE001 - report and retry, never crash the worker
                 log.exception("propagation of %s crashed", job.zone_id)
                 outcome = Outcome(ok=False, error=f"internal error: {exc!r}")
