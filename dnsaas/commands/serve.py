@@ -116,6 +116,13 @@ def _banner(settings: Settings, mdns_port: int, token: str | None) -> None:
     else:
         auth = "X-Auth-Project-ID: demo"
         how = "noauth: identity from X-Auth-Project-ID / X-Roles headers"
+    exports = f"export DNSAAS_URL={api}" + (f" DNSAAS_TOKEN={token}" if token else "")
+    client = f"""
+or with the dnsaas client (in another shell):
+  {exports}
+  dnsaas zone create example.org. --wait
+  dnsaas recordset create example.org. www --type A --record 192.0.2.10 --wait
+""" if token else ""
     print(f"""
 dnsaas is running
   REST API  {api}/v2   (docs: {api}/docs)
@@ -127,4 +134,4 @@ Try it:
   curl -s -H '{auth}' -H 'Content-Type: application/json' \\
        -d '{{"name": "example.org.", "email": "admin@example.org"}}' {api}/v2/zones
   dig @{settings.mdns_host} -p {mdns_port} example.org. AXFR
-""", flush=True)
+{client}""", flush=True)

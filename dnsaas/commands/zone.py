@@ -66,6 +66,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     wait_options(de, "the zone is gone")
     de.set_defaults(func=_delete)
 
+    wa = zsub.add_parser("wait", parents=[common], help="wait until a zone is ACTIVE (progress bar)")
+    wa.add_argument("zone", help="zone name or id")
+    wa.add_argument("--wait-timeout", type=float, default=120.0, metavar="SECONDS")
+    wa.set_defaults(func=_wait_cmd)
+
     im = zsub.add_parser("import", parents=[common], help="import a zone file (text/dns)")
     im.add_argument("file", help="zone file with $ORIGIN and an SOA ('-' for stdin)")
     wait_options(im, "the imported zone is ACTIVE")
@@ -147,6 +152,12 @@ def _update(args: argparse.Namespace) -> int:
     if args.wait:
         zone = _wait_zone(client, args, zone) or zone
     show(args, zone)
+    return 0
+
+
+def _wait_cmd(args: argparse.Namespace) -> int:
+    client = client_from(args)
+    show(args, _wait_zone(client, args, client.find_zone(args.zone)))
     return 0
 
 
