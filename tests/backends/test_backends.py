@@ -4,7 +4,6 @@ against real BIND, Knot and PowerDNS control channels."""
 from __future__ import annotations
 
 import pytest
-from dnsaas.testing.require import need
 from pydantic import ValidationError
 
 from backends.base import Backend, BackendError, Target, ZoneRef, backend_class, backend_types
@@ -12,6 +11,7 @@ from backends.bind9 import Bind9Backend
 from backends.knot import KnotBackend
 from backends.pdns import PowerDNSBackend
 from dnsaas.testing.peers import BindServer, KnotServer, PowerDNSServer
+from dnsaas.testing.require import need
 
 ZONE = ZoneRef("00000000-0000-0000-0000-0000000000aa", "b.example.test.", 1, "pool")
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from dnsaas.testing.require import need
 from propagation_kit import adig, apply_yaml, eventually, mdns_server, pool_yaml, worker
 
 from dnsaas.context import Context
@@ -15,6 +14,7 @@ from dnsaas.service import Service
 from dnsaas.settings import Settings
 from dnsaas.testing.peers import BindServer
 from dnsaas.testing.ports import free_port
+from dnsaas.testing.require import need
 
 pytestmark = pytest.mark.peers
 

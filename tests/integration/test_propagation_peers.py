@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from dnsaas.testing.require import need
 from propagation_kit import (
     CATALOG,
     Peer,
@@ -23,6 +22,7 @@ from dnsaas.service import ListParams, Service
 from dnsaas.settings import Settings
 from dnsaas.testing.peers import BindServer, KnotServer, PowerDNSServer
 from dnsaas.testing.ports import free_port
+from dnsaas.testing.require import need
 
 pytestmark = pytest.mark.peers
 

@@ -18,7 +18,6 @@ import dns.message
 import dns.rcode
 import pytest
 import sqlalchemy as sa
-from dnsaas.testing.require import need
 from propagation_kit import apply_yaml, eventually, pool_yaml
 
 from dnsaas.context import Context
@@ -28,6 +27,7 @@ from dnsaas.storage import db
 from dnsaas.storage import tables as t
 from dnsaas.testing.peers import BindServer
 from dnsaas.testing.ports import free_port
+from dnsaas.testing.require import need
 
 pytestmark = [pytest.mark.peers, pytest.mark.postgres]
 RUN = re.compile(r"run zone=(\S+) name=(\S+) serial=(\d+) action=(\S+) attempt=\d+ result=(\S+)")

@@ -93,12 +93,16 @@ async def test_retry_backoff_and_give_up(service: Service, alice: Context) -> No
 
 async def test_expired_lease_is_reclaimed(service: Service, alice: Context) -> None:
     zone_id = await _zone(service, alice)
-    dead = JobQueue(service.engine, "dead", lease_seconds=0.05)
+    dead = JobQueue(service.engine, "dead", lease_seconds=1.0)
     (job,) = await dead.claim(1)
     alive = JobQueue(service.engine, "alive")
-    assert await alive.claim(1) == []
-    await asyncio.sleep(0.1)
-    (taken,) = await alive.claim(1)
+    assert await alive.claim(1) == []  # leased
+    for _ in range(500):  # the lease runs out; no renewal from the "dead" worker
+        got = await alive.claim(1)
+        if got:
+            break
+        await asyncio.sleep(0.01)
+    (taken,) = got
     assert taken.zone_id == zone_id and taken.leased_by == "alive"
     # the dead worker's late completion must not clobber the new owner's lease
     assert await dead.complete(job) is None
