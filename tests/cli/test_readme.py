@@ -38,7 +38,11 @@ def test_walkthrough_runs_as_written(tmp_path: Path) -> None:
         run = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
                              env=clean_env(DNSAAS_HARNESS_STATE=str(state)))
         out = run.stdout
-        assert run.returncode == 0, f"walk-through failed ({run.returncode}):\n{out}\n{run.stderr}"
+        if run.returncode != 0:
+            info = harness.read_state(state)
+            log = harness._tail(Path(info.log), 80) if info else "(no harness)"
+            pytest.fail(f"walk-through failed ({run.returncode}):\n{out}\n{run.stderr}\n"
+                        f"--- harness log ---\n{log}")
         assert '"status": "PENDING"' in out                     # curl's answer
         assert "waiting for zone example.org." in run.stderr     # the progress bar
         assert re.search(r"^www\.example\.org\.\s+3600\s+IN\s+A\s+192\.0\.2\.10$", out, re.M)  # AXFR
