@@ -28,7 +28,7 @@ from dnsaas.errors import (
     error_entry,
 )
 from dnsaas.names import email_problems, parent_names, ttl_problems, zone_name_problems
-from dnsaas.service import changes
+from dnsaas.service import bulk, changes
 from dnsaas.service.base import ServiceBase, iso
 from dnsaas.service.listing import ListParams, Page, fetch_page, int_filter, like_or_equal
 from dnsaas.storage import tables as t
@@ -365,7 +365,7 @@ class ZoneService(ServiceBase):
             rrsets = [dict(name=name, type=rt, ttl=None, records=recs, managed=True)
                       for rt, recs in managed]
             rrsets += extra_rrsets or []
-            await insert_rrsets(conn, zone, project, rrsets, now)
+            await insert_rrsets(conn, zone, project, rrsets, now, want_rrs=False)
             await changes.upsert_job(conn, zone_values["id"], "propagate", zone_serial)
             if zone_type == "SECONDARY":
                 await changes.upsert_job(conn, zone_values["id"], "transfer", zone_serial)
@@ -450,8 +450,9 @@ class _Row:
 
 async def insert_rrsets(conn: AsyncConnection, zone: Any, project: str,
                         rrsets: list[dict[str, Any]], now: Any,
-                        serial: int | None = None) -> list[bytes]:
-    """Bulk-insert recordsets with their (text, wire) records; returns their wire RRs."""
+                        serial: int | None = None, want_rrs: bool = True) -> list[bytes]:
+    """Bulk-insert recordsets with their (text, wire) records; returns their wire RRs
+    (none when ``want_rrs`` is False, which saves building them for big imports)."""
     rs_rows, rec_rows, rrs = [], [], []
     serial = zone.serial if serial is None else serial
     for rs in rrsets:
@@ -463,20 +464,28 @@ async def insert_rrsets(conn: AsyncConnection, zone: Any, project: str,
             rr_prefix=wire.rr_prefix(rs["name"], rs["type"]),
             description=rs.get("description"), managed=managed, status="PENDING",
             action="CREATE", serial=serial, version=1, created_at=now))
-        owner, code = wire.name_wire(rs["name"]), wire.type_code(rs["type"])
-        ttl = changes.effective_ttl(rs.get("ttl"), zone.ttl)
+        if want_rrs:
+            owner, code = wire.name_wire(rs["name"]), wire.type_code(rs["type"])
+            ttl = changes.effective_ttl(rs.get("ttl"), zone.ttl)
         for text, rdata in rs["records"]:
             rec_rows.append(dict(
                 id=changes.new_id(), recordset_id=rs_id, zone_id=zone.id, data=text,
                 rdata=rdata, managed=managed, status="PENDING", action="CREATE",
                 serial=serial, version=1, created_at=now))
-            if rs["type"] != "SOA":
+            if want_rrs and rs["type"] != "SOA":
                 rrs.append(wire.rr(owner, code, ttl, rdata))
         rs["id"] = rs_id
+    if len(rs_rows) + len(rec_rows) >= bulk.BULK_MIN_ROWS:  # zone imports: driver bulk path
+        await bulk.bulk_insert(conn, t.recordsets, rs_rows)
+        await bulk.bulk_insert(conn, t.records, rec_rows)
+        rs_rows, rec_rows, counted = [], [], len(rs_rows)
+    else:
+        counted = len(rs_rows)
     if rs_rows:
         await conn.execute(t.recordsets.insert(), rs_rows)
+    if counted:
         await conn.execute(t.zones.update().where(t.zones.c.id == zone.id).values(
-            recordset_count=t.zones.c.recordset_count + len(rs_rows)))
+            recordset_count=t.zones.c.recordset_count + counted))
     if rec_rows:
         await conn.execute(t.records.insert(), rec_rows)
     return rrs
