@@ -37,6 +37,7 @@ class StatusService(ServiceBase):
             for table in (t.recordsets, t.records):
                 await conn.execute(table.update().where(
                     table.c.zone_id == zone_id, table.c.serial <= serial,
+                    table.c.status != "ACTIVE",  # matches the partial "unsettled" index
                     table.c.status.in_(("PENDING", "ERROR"))).values(status="ACTIVE",
                                                                       action="NONE"))
             if zone.serial <= serial and zone.status in ("PENDING", "ERROR"):
@@ -51,8 +52,8 @@ class StatusService(ServiceBase):
         async def run(conn: AsyncConnection) -> None:
             for table in (t.recordsets, t.records):
                 await conn.execute(table.update().where(
-                    table.c.zone_id == zone_id, table.c.status == "PENDING"
-                ).values(status="ERROR"))
+                    table.c.zone_id == zone_id, table.c.status != "ACTIVE",
+                    table.c.status == "PENDING").values(status="ERROR"))
             await conn.execute(t.zones.update().where(
                 t.zones.c.id == zone_id, t.zones.c.status == "PENDING",
                 t.zones.c.deleted_at.is_(None)).values(status="ERROR"))

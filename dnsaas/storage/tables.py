@@ -160,6 +160,10 @@ recordsets = sa.Table(
     sa.Index("ix_recordsets_zone_page", "zone_id", "created_at", "id"),
     sa.Index("ix_recordsets_project_page", "project_id", "created_at", "id"),
     sa.Index("ix_recordsets_name", "name"),
+    # Only rows not yet ACTIVE: marking a change propagated touches these, not the whole zone.
+    sa.Index("ix_recordsets_zone_unsettled", "zone_id", "serial",
+             sqlite_where=sa.text("status != 'ACTIVE'"),
+             postgresql_where=sa.text("status != 'ACTIVE'")),
 )
 
 records = sa.Table(
@@ -177,6 +181,9 @@ records = sa.Table(
     *_timestamps(),
     sa.Index("ix_records_recordset", "recordset_id"),
     sa.Index("ix_records_zone", "zone_id", "recordset_id"),
+    sa.Index("ix_records_zone_unsettled", "zone_id", "serial",
+             sqlite_where=sa.text("status != 'ACTIVE'"),
+             postgresql_where=sa.text("status != 'ACTIVE'")),
 )
 
 # The change journal: one row per serial bump. ``removed`` and ``added`` are concatenated wire
