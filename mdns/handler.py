@@ -369,7 +369,7 @@ class Handler:
                 if cur is None:
                     yield self._reply(req, NOTAUTH)
                     return
-                plan = await transfer.plan_ixfr(conn, cur, client_serial)
+                plan = await transfer.plan_ixfr(conn, cur, client_serial, self.cache)
             single_soa = [transfer.soa_rr_compressed(cur)]
             if plan.kind == "current":
                 yield self._reply(req, 0, aa=True, answer=single_soa)

@@ -28,7 +28,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dnsaas import wire as dwire
-from dnsaas.storage import tables as t
 from mdns.wireutil import iter_rrs, serial_gt
 from mdns.zonedata import SOA, ZoneInfo, stream_records, zone_by_id
 
@@ -45,29 +44,39 @@ class Rendered:
     bodies: list[tuple[int, bytes]] = field(default_factory=list)
     nbytes: int = 0
     records: int = 0
+    kind: str = "axfr"  # for cached IXFR decisions: "incremental" or "axfr"
 
 
 class TransferCache:
-    """Rendered AXFRs keyed by (zone_id, serial), bounded in bytes, least recently used out."""
+    """Rendered transfers, bounded in bytes, least recently used out.
+
+    AXFRs are keyed by ``(zone_id, serial)``; condensed IXFR replies by ``(zone_id, serial,
+    from_serial)`` — both share one byte budget. Storing anything for a newer serial of a zone
+    drops everything cached for its older serials (they can never be served again).
+    """
 
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
         self.nbytes = 0
-        self._items: OrderedDict[tuple[str, int], Rendered] = OrderedDict()
+        self._items: OrderedDict[tuple[str, int, int | None], Rendered] = OrderedDict()
 
-    def get(self, zone_id: str, serial: int) -> Rendered | None:
-        item = self._items.get((zone_id, serial))
+    def get(self, zone_id: str, serial: int, from_serial: int | None = None) -> Rendered | None:
+        """The AXFR of ``zone_id`` at ``serial`` (or its IXFR from ``from_serial``), if cached."""
+        key = (zone_id, serial, from_serial)
+        item = self._items.get(key)
         if item is not None:
-            self._items.move_to_end((zone_id, serial))
+            self._items.move_to_end(key)
         return item
 
-    def put(self, zone_id: str, serial: int, item: Rendered) -> None:
-        if item.nbytes > self.max_bytes or (zone_id, serial) in self._items:
+    def put(self, zone_id: str, serial: int, item: Rendered, from_serial: int | None = None) -> None:
+        """Cache ``item``; too large items are not kept."""
+        key = (zone_id, serial, from_serial)
+        if item.nbytes > self.max_bytes or key in self._items:
             return
-        # An older serial of the same zone is useless from now on.
-        for key in [k for k in self._items if k[0] == zone_id]:
-            self.nbytes -= self._items.pop(key).nbytes
-        self._items[(zone_id, serial)] = item
+        # Older serials of the same zone are useless from now on.
+        for old_key in [k for k in self._items if k[0] == zone_id and k[1] != serial]:
+            self.nbytes -= self._items.pop(old_key).nbytes
+        self._items[key] = item
         self.nbytes += item.nbytes
         while self.nbytes > self.max_bytes and self._items:
             _, old = self._items.popitem(last=False)
@@ -145,31 +154,62 @@ class _Packer:
 
 @asynccontextmanager
 async def snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """One read-only consistent snapshot of the database."""
+    """One read-only consistent snapshot of the database.
+
+    PostgreSQL: a single ``BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`` (asyncpg starts the
+    transaction with the first statement, so this costs no extra round trip).
+    """
     async with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
-            conn = await conn.execution_options(isolation_level="REPEATABLE READ")
-            async with conn.begin():
-                await conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-                yield conn
-        else:
-            async with conn.begin():
-                yield conn
+            conn = await conn.execution_options(isolation_level="REPEATABLE READ",
+                                                 postgresql_readonly=True)
+        async with conn.begin():
+            yield conn
 
 
 async def render_axfr(conn: AsyncConnection, zone: ZoneInfo) -> AsyncIterator[tuple[int, bytes]]:
-    """Bodies of an AXFR of ``zone`` (SOA first and last), read within ``conn``'s snapshot."""
+    """Bodies of an AXFR of ``zone`` (SOA first and last), read within ``conn``'s snapshot.
+
+    On PostgreSQL the database assembles the RRs itself from ``recordsets.rr_prefix`` (see
+    :func:`_render_axfr_pg`); elsewhere, and for catalog zones, Python does.
+    """
+    if conn.dialect.name == "postgresql" and not zone.catalog:
+        bodies = await _render_axfr_pg(conn, zone)
+        if bodies is not None:
+            for body in bodies:
+                yield body
+            return
+    async for body in _render_axfr_py(conn, zone):
+        yield body
+
+
+async def _render_axfr_py(conn: AsyncConnection, zone: ZoneInfo,
+                          only_null_prefix: bool = False) -> AsyncIterator[tuple[int, bytes]]:
+    """The AXFR bodies rendered in Python from ``(name, type, ttl, rdata)`` rows."""
     soa = soa_rr_compressed(zone)
+    packer = _Packer()
+    packer.add(soa)
+    async for rr in _python_rrs(conn, zone, only_null_prefix):
+        full = packer.add(rr)
+        if full is not None:
+            yield full
+    full = packer.add(soa)
+    if full is not None:
+        yield full
+    last = packer.flush()
+    if last is not None:
+        yield last
+
+
+async def _python_rrs(conn: AsyncConnection, zone: ZoneInfo,
+                      only_null_prefix: bool = False) -> AsyncIterator[bytes]:
+    """The zone's RRs (SOA excluded), owners compressed against the apex, built in Python."""
     owner = owner_factory(zone)
     owners: dict[str, bytes] = {}
     codes: dict[str | int, int] = {}
     zttl = zone.ttl
     pack = _RRH.pack
-    packer = _Packer()
-    parts = packer.parts
-    packer.add(soa)
-    limit = MAX_BODY
-    async for batch in stream_records(conn, zone):
+    async for batch in stream_records(conn, zone, only_null_prefix=only_null_prefix):
         for name, rtype, ttl, rdata in batch:
             o = owners.get(name)
             if o is None:
@@ -179,22 +219,87 @@ async def render_axfr(conn: AsyncConnection, zone: ZoneInfo) -> AsyncIterator[tu
             code = codes.get(rtype)
             if code is None:
                 code = codes[rtype] = rtype if isinstance(rtype, int) else dwire.type_code(rtype)
-            rr = o + pack(code, 1, zttl if ttl is None else ttl, len(rdata)) + rdata
-            if packer.size + len(rr) > limit:
-                full = packer.add(rr)
-                parts = packer.parts
-                if full is not None:
-                    yield full
-            else:
-                parts.append(rr)
-                packer.size += len(rr)
-                packer.count += 1
+            yield o + pack(code, 1, zttl if ttl is None else ttl, len(rdata)) + rdata
+
+
+# The whole RR of one record, built by PostgreSQL: rr_prefix with the owner's zone suffix
+# replaced by a pointer to the question name (offset 12), TTL, RDLENGTH, RDATA. NULL when the
+# recordset has no rr_prefix (rows written by other paths); those are rendered in Python.
+_PG_RR = """
+CASE WHEN substring(rs.rr_prefix FROM length(rs.rr_prefix) - 3 - CAST(:zlen AS integer)
+                    FOR CAST(:zlen AS integer)) = :zwire
+     THEN overlay(rs.rr_prefix PLACING '\\xc00c'::bytea
+                  FROM length(rs.rr_prefix) - 3 - CAST(:zlen AS integer) FOR CAST(:zlen AS integer))
+     ELSE rs.rr_prefix END
+|| int4send(coalesce(rs.ttl, CAST(:zttl AS integer))) || substring(int4send(length(r.rdata)) FROM 3)
+|| r.rdata
+"""
+
+# One row: every RR of the zone concatenated, the length of each (same order: both aggregates
+# consume the same input rows) and how many rows still need Python.
+_PG_AXFR = sa.text(f"""
+SELECT string_agg(rr, ''::bytea) AS blob,
+       array_agg(length(rr)) FILTER (WHERE rr IS NOT NULL) AS lens,
+       count(*) FILTER (WHERE rr IS NULL) AS missing
+FROM (SELECT {_PG_RR} AS rr
+      FROM records r JOIN recordsets rs ON rs.id = r.recordset_id
+      WHERE r.zone_id = :zid AND rs.zone_id = :zid AND rs.type <> 'SOA') s
+""").bindparams(sa.bindparam("zwire", type_=sa.LargeBinary))
+
+# Room for the hash join of a million-record zone without spilling to disk (this transaction only).
+_PG_WORK_MEM = "SET LOCAL work_mem = '256MB'"
+
+
+async def _render_axfr_pg(conn: AsyncConnection, zone: ZoneInfo) -> list[tuple[int, bytes]] | None:
+    """The AXFR bodies with every RR assembled by PostgreSQL in one aggregate query.
+
+    Python only cuts the concatenation into bodies of at most ``MAX_BODY`` bytes (using the
+    per-RR lengths) and adds the SOAs. Returns None when the query fails (e.g. a zone too
+    large for one ``bytea``); the savepoint keeps the snapshot usable for the Python path.
+    """
+    zwire = zone.wire
+    try:
+        async with conn.begin_nested():
+            await conn.exec_driver_sql(_PG_WORK_MEM)
+            row = (await conn.execute(_PG_AXFR, {"zid": zone.id, "zlen": len(zwire),
+                                                 "zwire": zwire, "zttl": zone.ttl})).one()
+    except sa.exc.DBAPIError:
+        return None
+    blob: bytes = row.blob or b""
+    lens: list[int] = row.lens or []
+    soa = soa_rr_compressed(zone)
+    bodies: list[tuple[int, bytes]] = []
+    # Greedy cut: each body takes as many whole RRs as fit (the first also holds the SOA).
+    room = MAX_BODY - len(soa)
+    start = size = count = 0
+    for n in lens:
+        if size + n > room and count:
+            bodies.append((count, blob[start:start + size]))
+            start += size
+            size = count = 0
+            room = MAX_BODY
+        size += n
+        count += 1
+    tail: list[bytes] = [blob[start:start + size]] if count else []
+    if bodies:
+        bodies[0] = (bodies[0][0] + 1, soa + bodies[0][1])
+    else:
+        tail.insert(0, soa)
+        count += 1
+    packer = _Packer()
+    packer.parts, packer.size, packer.count = tail, sum(map(len, tail)), count
+    if row.missing:
+        async for rr in _python_rrs(conn, zone, only_null_prefix=True):
+            full = packer.add(rr)
+            if full is not None:
+                bodies.append(full)
     full = packer.add(soa)
     if full is not None:
-        yield full
+        bodies.append(full)
     last = packer.flush()
     if last is not None:
-        yield last
+        bodies.append(last)
+    return bodies
 
 
 # --- IXFR -----------------------------------------------------------------------------------
@@ -208,27 +313,65 @@ class IxfrPlan:
     size: int = 0
 
 
-async def plan_ixfr(conn: AsyncConnection, zone: ZoneInfo, client_serial: int) -> IxfrPlan:
-    """Decide the IXFR reply for ``client_serial`` and render it when incremental."""
+# Longest journal chain condensed into one IXFR reply; longer ones are answered AXFR-style.
+MAX_CHAIN = 100_000
+
+# The journal chain from the client's serial to the current one, in one query: walked
+# backwards from the current serial over the unique (zone_id, serial_to) index, stopping at
+# the client's serial or at a change that cannot be expressed as a diff. Rows (oldest first)
+# only when the walk reached the client's serial without crossing such a change.
+_CHAIN = sa.text("""
+WITH RECURSIVE chain(id, serial_from, incremental, depth) AS (
+    SELECT id, serial_from, incremental, 1 FROM zone_changes
+    WHERE zone_id = :zid AND serial_to = :cur
+  UNION ALL
+    SELECT c.id, c.serial_from, c.incremental, chain.depth + 1
+    FROM chain JOIN zone_changes c ON c.zone_id = :zid AND c.serial_to = chain.serial_from
+    WHERE chain.serial_from <> :client AND chain.incremental AND chain.depth < :maxdepth
+)
+SELECT c.serial_from, c.serial_to, c.removed, c.added
+FROM chain JOIN zone_changes c ON c.id = chain.id
+WHERE EXISTS (SELECT 1 FROM chain WHERE serial_from = :client)
+  AND NOT EXISTS (SELECT 1 FROM chain WHERE NOT incremental)
+ORDER BY chain.depth DESC
+""")
+
+
+async def plan_ixfr(conn: AsyncConnection, zone: ZoneInfo, client_serial: int,
+                    cache: TransferCache | None = None) -> IxfrPlan:
+    """Decide the IXFR reply for ``client_serial`` and render it when incremental.
+
+    ``zone`` must be current in ``conn``'s snapshot. At most one query (the journal chain);
+    none when the decision for (zone, client serial, current serial) is in ``cache``.
+    """
     if client_serial == zone.serial or serial_gt(client_serial, zone.serial):
         return IxfrPlan("current", zone)
     if zone.catalog:
         return IxfrPlan("axfr", zone)
-    zc = t.zone_changes
-    start = (await conn.execute(
-        sa.select(zc.c.id).where(zc.c.zone_id == zone.id, zc.c.serial_from == client_serial)
-        .order_by(zc.c.id.desc()).limit(1))).scalar_one_or_none()
-    if start is None:
+    if cache is not None:
+        hit = cache.get(zone.id, zone.serial, client_serial)
+        if hit is not None:
+            return IxfrPlan(hit.kind, zone, hit.bodies, hit.nbytes)
+    plan = await _condense(conn, zone, client_serial)
+    if cache is not None:
+        cache.put(zone.id, zone.serial, Rendered(plan.bodies, max(plan.size, 64),
+                                                 sum(c for c, _ in plan.bodies), plan.kind),
+                  client_serial)
+    return plan
+
+
+async def _condense(conn: AsyncConnection, zone: ZoneInfo, client_serial: int) -> IxfrPlan:
+    """Read the journal chain and condense it into one difference sequence."""
+    rows = (await conn.execute(_CHAIN, {"zid": zone.id, "cur": zone.serial,
+                                        "client": client_serial, "maxdepth": MAX_CHAIN})).all()
+    if not rows or rows[0].serial_from != client_serial or rows[-1].serial_to != zone.serial:
         return IxfrPlan("axfr", zone)
-    rows = (await conn.execute(
-        sa.select(zc.c.serial_from, zc.c.serial_to, zc.c.removed, zc.c.added, zc.c.incremental)
-        .where(zc.c.zone_id == zone.id, zc.c.id >= start).order_by(zc.c.id))).all()
     serial = client_serial
     removed: dict[bytes, None] = {}
     added: dict[bytes, None] = {}
     old_soa = new_soa = b""
     for row in rows:
-        if not row.incremental or row.serial_from != serial:
+        if row.serial_from != serial:
             return IxfrPlan("axfr", zone)
         rem, add = iter_rrs(row.removed), iter_rrs(row.added)
         if not rem or not add or rem[0][1] != SOA or add[0][1] != SOA:
@@ -247,8 +390,6 @@ async def plan_ixfr(conn: AsyncConnection, zone: ZoneInfo, client_serial: int) -
             else:
                 added[rr[5]] = None
         serial = row.serial_to
-    if serial != zone.serial:
-        return IxfrPlan("axfr", zone)
     current = soa_rr_compressed(zone)
     packer = _Packer()
     bodies: list[tuple[int, bytes]] = []
