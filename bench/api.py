@@ -248,8 +248,10 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-async def main_async(quick: bool, workers: int) -> dict[str, Any]:
-    creates, gets = (500, 2000) if quick else (5000, 20000)
+async def main_async(quick: bool, workers: int, creates: int | None = None,
+                     gets: int | None = None) -> dict[str, Any]:
+    creates = creates or (500 if quick else 5000)
+    gets = gets or (2000 if quick else 20000)
     load_before = os.getloadavg()
     name = f"dnsaas_bench_api_{os.getpid()}"
     url = await create_database(name)
@@ -279,6 +281,7 @@ async def main_async(quick: bool, workers: int) -> dict[str, Any]:
         "setup": f"dnsaas api ({workers} worker process(es), token auth, no access log) on "
                  "PostgreSQL; load generator: 1 process, aiohttp client, keep-alive",
         "load_average_before": [round(x, 2) for x in load_before],
+        "workers": workers,
         "rows": [asdict(r) for r in rows],
         "targets": TARGETS,
         "met": {"creates_per_s_c32": c32 >= TARGETS["creates_per_s_c32"],
@@ -290,8 +293,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small run (CI)")
     parser.add_argument("--workers", type=int, default=1, help="dnsaas api worker processes")
+    parser.add_argument("--creates", type=int, help="creates per concurrency level")
+    parser.add_argument("--gets", type=int, help="GETs per GET scenario")
     args = parser.parse_args()
-    result = asyncio.run(main_async(args.quick, args.workers))
+    result = asyncio.run(main_async(args.quick, args.workers, args.creates, args.gets))
     print(table([Row(**r) for r in result["rows"]]))
     print(f"targets {TARGETS} met: {result['met']}")
     RESULTS.mkdir(exist_ok=True)
