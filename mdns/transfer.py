@@ -246,8 +246,15 @@ FROM (SELECT {_PG_RR} AS rr
       WHERE r.zone_id = :zid AND rs.zone_id = :zid AND rs.type <> 'SOA') s
 """).bindparams(sa.bindparam("zwire", type_=sa.LargeBinary))
 
-# Room for the hash join of a million-record zone without spilling to disk (this transaction only).
-_PG_WORK_MEM = "SET LOCAL work_mem = '256MB'"
+# Settings for this transaction only: room for the hash join of a million-record zone without
+# spilling to disk; gathering rows from parallel workers priced as cheap, so the planner splits
+# the scans and the join of a big zone over workers (small zones keep their serial index plans:
+# parallel_setup_cost is unchanged); a custom plan per zone (SQLAlchemy prepares statements, and
+# a generic plan chosen for small zones would be ruinous for a big one).
+_PG_SETTINGS = sa.text("""
+SELECT set_config('work_mem', '256MB', true), set_config('parallel_tuple_cost', '0.001', true),
+       set_config('plan_cache_mode', 'force_custom_plan', true)
+""")
 
 
 async def _render_axfr_pg(conn: AsyncConnection, zone: ZoneInfo) -> list[tuple[int, bytes]] | None:
@@ -260,7 +267,7 @@ async def _render_axfr_pg(conn: AsyncConnection, zone: ZoneInfo) -> list[tuple[i
     zwire = zone.wire
     try:
         async with conn.begin_nested():
-            await conn.exec_driver_sql(_PG_WORK_MEM)
+            await conn.execute(_PG_SETTINGS)
             row = (await conn.execute(_PG_AXFR, {"zid": zone.id, "zlen": len(zwire),
                                                  "zwire": zwire, "zttl": zone.ttl})).one()
     except sa.exc.DBAPIError:
