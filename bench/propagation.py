@@ -23,7 +23,11 @@ import asyncio
 import json
 import os
 import platform
+import random
+import shutil
+import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -33,9 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import dns.asyncquery
-import dns.message
-import dns.rcode
+import asyncpg
 import yaml
 
 from dnsaas.settings import DEFAULT_POOL_ID, Settings
@@ -64,6 +66,57 @@ def summary(values: list[float]) -> dict[str, Any]:
     return {"n": len(values), "p50_ms": pct(values, 50), "p95_ms": pct(values, 95),
             "p99_ms": pct(values, 99), "max_ms": pct(values, 100),
             "mean_ms": round(statistics.fmean(values) * 1000, 1) if values else None}
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, user+system CPU seconds) of ``pid``; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by ``pid`` and its live descendants (forked api workers)."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (st := _proc_stat(int(entry))) is not None:
+            stats[int(entry)] = st
+    total, family = 0.0, {pid}
+    for _ in range(3):  # children, grandchildren
+        family |= {p for p, (pp, _) in stats.items() if pp in family}
+    for p in family:
+        if p in stats:
+            total += stats[p][1]
+    return total
+
+
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+class CpuMeter:
+    """CPU seconds per named process between ``mark()`` calls."""
+
+    def __init__(self, pids: dict[str, int]):
+        self.pids = pids
+        self.last = self._read()
+
+    def _read(self) -> dict[str, float]:
+        out = {name: tree_cpu(pid) for name, pid in self.pids.items()}
+        out["bench"] = time.process_time()
+        return out
+
+    def mark(self) -> dict[str, float]:
+        now = self._read()
+        delta = {k: round(now[k] - self.last.get(k, 0.0), 2) for k in now}
+        self.last = now
+        return delta
 
 
 def target(kind: str, peer: Any, mdns_port: int) -> dict[str, Any]:
@@ -97,30 +150,32 @@ async def make_database() -> str:
 class Stack:
     """api, worker and mdns as separate ``dnsaas`` processes."""
 
-    def __init__(self, db_url: str, workdir: Path):
+    def __init__(self, db_url: str, workdir: Path, api_workers: int = 1):
         self.db_url, self.dir = db_url, workdir
-        self.procs: list[subprocess.Popen[bytes]] = []
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.api_port, self.mdns_port = free_port(), free_port()
+        self.api_workers = api_workers
 
-    def run(self, *args: str, name: str) -> subprocess.CompletedProcess[bytes] | None:
+    def run(self, *args: str, name: str, level: str = "WARNING") -> None:
         env = {**os.environ, "DNSAAS_DATABASE_URL": self.db_url, "DNSAAS_AUTH": "noauth",
                "DNSAAS_QUOTAS__ZONES": "-1", "DNSAAS_QUOTAS__ZONE_RECORDSETS": "-1",
                "DNSAAS_QUOTAS__ZONE_RECORDS": "-1"}
         log = open(self.dir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
-        self.procs.append(subprocess.Popen(
-            [sys.executable, "-m", "dnsaas.cli", "--log-level", "WARNING", *args],
-            stdout=log, stderr=subprocess.STDOUT, env=env))
-        return None
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "dnsaas.cli", "--log-level", level, *args],
+            stdout=log, stderr=subprocess.STDOUT, env=env)
 
     def start(self) -> None:
         self.run("mdns", "--port", str(self.mdns_port), name="mdns")
-        self.run("worker", "--concurrency", "64", name="worker")
-        self.run("api", "--port", str(self.api_port), "--no-access-log", name="api")
+        # INFO: one "run ..." line per finished job with its phase timings (dnsaas.worker.runs)
+        self.run("worker", "--concurrency", "64", name="worker", level="INFO")
+        self.run("api", "--port", str(self.api_port), "--no-access-log",
+                 "--workers", str(self.api_workers), name="api")
 
     def stop(self) -> None:
-        for p in self.procs:
+        for p in self.procs.values():
             p.terminate()
-        for p in self.procs:
+        for p in self.procs.values():
             try:
                 p.wait(15)
             except subprocess.TimeoutExpired:
@@ -131,23 +186,94 @@ class Stack:
         return f"http://127.0.0.1:{self.api_port}/v2"
 
 
-async def answers(port: int, name: str, rdtype: str = "A") -> list[str]:
-    q = dns.message.make_query(name, rdtype)
+class Prober(asyncio.DatagramProtocol):
+    """A cheap DNS prober: one UDP socket, hand-built A queries, minimal response parsing.
+
+    dnspython costs ~0.2 ms of CPU per query; thousands of probes per second would make the
+    benchmark process itself the bottleneck on a 2-core machine."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.DatagramTransport | None = None
+        self.waiting: dict[int, asyncio.Future[bytes]] = {}
+        self.sent = 0
+
+    @classmethod
+    async def open(cls, port: int) -> Prober:
+        loop = asyncio.get_running_loop()
+        _, proto = await loop.create_datagram_endpoint(cls, remote_addr=("127.0.0.1", port))
+        return proto
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        if len(data) >= 12:
+            fut = self.waiting.pop(int.from_bytes(data[:2], "big"), None)
+            if fut is not None and not fut.done():
+                fut.set_result(data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    async def has_a(self, name: str, data: str, wait: float = 0.5) -> bool:
+        """True when the server answers ``name`` A with ``data`` (NOERROR)."""
+        qid = random.randrange(65536)
+        while qid in self.waiting:
+            qid = random.randrange(65536)
+        labels = name.rstrip(".").split(".")
+        qname = b"".join(bytes([len(lb)]) + lb.encode() for lb in labels) + b"\0"
+        fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.waiting[qid] = fut
+        assert self.transport is not None
+        self.transport.sendto(struct.pack("!HHHHHH", qid, 0, 1, 0, 0, 0) + qname + b"\0\1\0\1")
+        self.sent += 1
+        try:
+            resp = await asyncio.wait_for(fut, wait)
+        except TimeoutError:
+            return False
+        finally:
+            self.waiting.pop(qid, None)
+        return _answers_a(resp, socket.inet_aton(data))
+
+
+def _skip_name(msg: bytes, i: int) -> int:
+    while True:
+        n = msg[i]
+        if n == 0:
+            return i + 1
+        if n >= 0xC0:
+            return i + 2
+        i += n + 1
+
+
+def _answers_a(msg: bytes, want: bytes) -> bool:
+    """True when ``msg`` is a NOERROR response with an A record whose rdata is ``want``."""
     try:
-        r = await dns.asyncquery.udp(q, "127.0.0.1", port=port, timeout=0.5)
-    except Exception:  # noqa: BLE001 - not there yet
-        return []
-    if r.rcode() != dns.rcode.NOERROR:
-        return []
-    return [rd.to_text() for rrset in r.answer for rd in rrset]
+        flags, qd, an = struct.unpack_from("!HHH", msg, 2)
+        if flags & 0xF:  # rcode
+            return False
+        i = 12
+        for _ in range(qd):
+            i = _skip_name(msg, i) + 4
+        for _ in range(an):
+            i = _skip_name(msg, i)
+            rtype, _cls, _ttl, rdlen = struct.unpack_from("!HHIH", msg, i)
+            i += 10
+            if rtype == 1 and msg[i:i + rdlen] == want:
+                return True
+            i += rdlen
+    except (IndexError, struct.error):
+        return False
+    return False
 
 
-async def wait_answerable(port: int, name: str, data: str, every: float,
+async def wait_answerable(probe: Prober, name: str, data: str, every: float,
                           limit: float = 30.0) -> float | None:
     """Monotonic time at which the peer answers ``name`` with ``data`` (None on timeout)."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        if data in await answers(port, name):
+        if await probe.has_a(name, data):
             return time.monotonic()
         await asyncio.sleep(every)
     return None
@@ -156,13 +282,14 @@ async def wait_answerable(port: int, name: str, data: str, every: float,
 async def wait_active(http: aiohttp.ClientSession, url: str, every: float,
                       limit: float = 30.0) -> float | None:
     deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
+    while True:
         async with http.get(url) as r:
             body = await r.json()
         if body.get("status") == "ACTIVE":
             return time.monotonic()
+        if time.monotonic() >= deadline:
+            return None
         await asyncio.sleep(every)
-    return None
 
 
 async def wait_http(url: str, log: Path) -> None:
@@ -181,13 +308,153 @@ async def wait_http(url: str, log: Path) -> None:
             await asyncio.sleep(0.05)
 
 
-async def bench_peer(kind: str, quick: bool, workdir: Path) -> dict[str, Any]:
+async def wait_active_db(pg: Any, rs_id: str, every: float, limit: float = 30.0) -> float | None:
+    """Monotonic time at which the recordset's status is ACTIVE in the database, i.e. what the
+    API returns from then on (polling the API itself every few ms costs its CPU ~2 ms a GET,
+    which on 2 cores slows down the very pipeline being measured)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if await pg.fetchval("SELECT status FROM recordsets WHERE id = $1", rs_id) == "ACTIVE":
+            return time.monotonic()
+        await asyncio.sleep(every)
+    return None
+
+
+async def one_at_a_time(http: aiohttp.ClientSession, api: str, probe: Prober, pg: Any,
+                        zones: list[dict[str, Any]], n: int) -> dict[str, Any]:
+    """``n`` creates, one at a time: API response → answerable (1 ms probes) and → ACTIVE
+    (2 ms database reads, then confirmed by one API GET)."""
+    to_answer: list[float] = []
+    to_active: list[float] = []
+    api_s: list[float] = []
+    for i in range(n):
+        z = zones[i % len(zones)]
+        name = f"s{i}.{z['name']}"
+        data = f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}"
+        t_req = time.monotonic()
+        async with http.post(f"{api}/zones/{z['id']}/recordsets", json={
+                "name": name, "type": "A", "records": [data]}) as r:
+            assert r.status == 202, await r.text()
+            rs = await r.json()
+        t0 = time.monotonic()
+        api_s.append(t0 - t_req)
+        ans, act = await asyncio.gather(wait_answerable(probe, name, data, 0.001),
+                                        wait_active_db(pg, rs["id"], 0.002))
+        if act is not None and await wait_active(
+                http, f"{api}/zones/{z['id']}/recordsets/{rs['id']}", 0.005, limit=0.0) is None:
+            act = None  # the API must agree
+        if ans is not None:
+            to_answer.append(ans - t0)
+        if act is not None:
+            to_active.append(act - t0)
+        await asyncio.sleep(random.uniform(0.0, 0.02))  # no phase-locking with peer timers
+    return {"creates": n, "zones": len(zones), "api_response": summary(api_s),
+            "to_answerable": summary(to_answer), "to_active": summary(to_active),
+            "not_answered": n - len(to_answer), "not_active": n - len(to_active)}
+
+
+async def sustained(http: aiohttp.ClientSession, api: str, probe: Prober,
+                    zones: list[dict[str, Any]], rate: float, seconds: float,
+                    max_inflight: int = 24) -> dict[str, Any]:
+    """Open loop: change i is due at ``start + i/rate`` whatever happened before; at most
+    ``max_inflight`` POSTs are outstanding (a change waiting for a slot counts as late). Lag:
+    POST response → the secondary answers the record, detected by one poller per zone that
+    probes its oldest unanswered records every 5 ms. Bounded: nothing is issued after
+    ``2 × seconds``, and the drain stops 30 s after the last response."""
+    total = int(rate * seconds)
+    pending: dict[str, list[tuple[str, str, float]]] = {z["id"]: [] for z in zones}
+    lags: list[float] = []
+    late: list[float] = []
+    errors = 0
+    issued = 0
+    slots = asyncio.Semaphore(max_inflight)
+    done_posting = asyncio.Event()
+    start = time.monotonic() + 0.1
+    stop_issuing = start + 2 * seconds
+    last_response = start
+
+    async def post(i: int, due: float) -> None:
+        nonlocal errors, last_response
+        z = zones[i % len(zones)]
+        name = f"l{i}.{z['name']}"
+        data = f"10.{200 + i // 65536 % 50}.{i // 256 % 256}.{i % 256}"
+        try:
+            late.append(time.monotonic() - due)
+            async with http.post(f"{api}/zones/{z['id']}/recordsets", json={
+                    "name": name, "type": "A", "records": [data]}) as r:
+                ok = r.status == 202
+                await r.read()
+        except aiohttp.ClientError:
+            ok = False
+        finally:
+            slots.release()
+        t0 = time.monotonic()
+        last_response = max(last_response, t0)
+        if ok:
+            pending[z["id"]].append((name, data, t0))
+        else:
+            errors += 1
+
+    async def poller(zone_id: str) -> None:
+        queue = pending[zone_id]
+        while True:
+            while queue:
+                # oldest first; if the oldest is not there yet, try the newest (responses can
+                # come back out of commit order), and then everything in between
+                if await probe.has_a(*queue[0][:2]):
+                    now = time.monotonic()
+                    lags.append(now - queue.pop(0)[2])
+                    continue
+                if len(queue) > 1 and await probe.has_a(*queue[-1][:2]):
+                    now = time.monotonic()
+                    for item in list(queue[1:]):
+                        if item is queue[-1] or await probe.has_a(*item[:2]):
+                            lags.append(now - item[2])
+                            queue.remove(item)
+                break
+            if done_posting.is_set() and not queue:
+                return
+            if done_posting.is_set() and time.monotonic() > last_response + 30:
+                return
+            await asyncio.sleep(0.005)
+
+    pollers = [asyncio.create_task(poller(z["id"])) for z in zones]
+    posts: set[asyncio.Task[None]] = set()
+    for i in range(total):
+        due = start + i / rate
+        pause = due - time.monotonic()
+        if pause > 0:
+            await asyncio.sleep(pause)
+        if time.monotonic() > stop_issuing:
+            break
+        await slots.acquire()
+        task = asyncio.create_task(post(i, due))
+        posts.add(task)
+        task.add_done_callback(posts.discard)
+        issued += 1
+    if posts:
+        await asyncio.gather(*posts)
+    issue_seconds = last_response - start
+    done_posting.set()
+    await asyncio.gather(*pollers)
+    missed = sum(len(q) for q in pending.values())
+    return {"target_rate": rate, "seconds": seconds, "changes": total, "issued": issued,
+            "accepted": issued - errors, "errors": errors,
+            "achieved_rate": round((issued - errors) / issue_seconds, 1) if issue_seconds else None,
+            "post_start_late": summary(late), "not_answered": missed, "lag": summary(lags),
+            "probes_sent": probe.sent}
+
+
+async def bench_peer(kind: str, quick: bool, workdir: Path, *, rate: float,
+                     api_workers: int) -> dict[str, Any]:
     n_zones, n_creates = (6, 60) if quick else (20, 200)
-    rate, seconds = 200, (10 if quick else 30)
+    seconds = 10 if quick else 30
     db_url = await make_database()
-    stack = Stack(db_url, workdir)
+    stack = Stack(db_url, workdir, api_workers)
     stack.start()  # before the peer, so that the peer cannot take the api's or mdns's port
     peer = None
+    probe = None
+    phases: dict[str, Any] = {}
     try:
         await wait_http(f"{stack.api}/zones", workdir / "api.log")
         peer = PEERS[kind](primary=("127.0.0.1", stack.mdns_port)).start()
@@ -200,7 +467,13 @@ async def bench_peer(kind: str, quick: bool, workdir: Path) -> dict[str, Any]:
         await asyncio.to_thread(subprocess.run, [
             sys.executable, "-m", "dnsaas.cli", "pool", "update", "--database", db_url, "--file",
             str(pool_file)], check=True, capture_output=True)
-        async with aiohttp.ClientSession(headers=HEADERS) as http:
+        probe = await Prober.open(peer.port)
+        pids = {name: p.pid for name, p in stack.procs.items()}
+        assert peer.proc is not None
+        pids[kind] = peer.proc.pid
+        meter = CpuMeter(pids)
+        conn = aiohttp.TCPConnector(limit=256)
+        async with aiohttp.ClientSession(headers=HEADERS, connector=conn) as http:
             zones = []
             for i in range(n_zones):
                 async with http.post(f"{stack.api}/zones", json={
@@ -209,74 +482,29 @@ async def bench_peer(kind: str, quick: bool, workdir: Path) -> dict[str, Any]:
                     zones.append(await r.json())
             for z in zones:
                 await wait_active(http, f"{stack.api}/zones/{z['id']}", 0.01)
+            meter.mark()
 
-            # 1. one at a time
-            to_answer: list[float] = []
-            to_active: list[float] = []
-            api_ms: list[float] = []
-            for i in range(n_creates):
-                z = zones[i % n_zones]
-                name = f"s{i}.{z['name']}"
-                data = f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}"
-                t_req = time.monotonic()
-                async with http.post(f"{stack.api}/zones/{z['id']}/recordsets", json={
-                        "name": name, "type": "A", "records": [data]}) as r:
-                    assert r.status == 202, await r.text()
-                    rs = await r.json()
-                t0 = time.monotonic()
-                api_ms.append(t0 - t_req)
-                ans, act = await asyncio.gather(
-                    wait_answerable(peer.port, name, data, 0.002),
-                    wait_active(http, f"{stack.api}/zones/{z['id']}/recordsets/{rs['id']}",
-                                0.005))
-                if ans is not None:
-                    to_answer.append(ans - t0)
-                if act is not None:
-                    to_active.append(act - t0)
-
-            # 2. sustained
-            lags: list[float] = []
-            missed = 0
-            errors = 0
-            start = time.monotonic() + 0.1
-            total = rate * seconds
-            sem = asyncio.Semaphore(400)
-
-            async def one(i: int) -> None:
-                nonlocal missed, errors
-                await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
-                z = zones[i % n_zones]
-                name = f"l{i}.{z['name']}"
-                data = f"10.{200 + i // 65536 % 50}.{i // 256 % 256}.{i % 256}"
-                async with sem:
-                    try:
-                        async with http.post(f"{stack.api}/zones/{z['id']}/recordsets", json={
-                                "name": name, "type": "A", "records": [data]}) as r:
-                            if r.status != 202:
-                                errors += 1
-                                return
-                    except aiohttp.ClientError:
-                        errors += 1
-                        return
-                    t0 = time.monotonic()
-                    got = await wait_answerable(peer.port, name, data, 0.01, limit=60)
-                if got is None:
-                    missed += 1
-                else:
-                    lags.append(got - t0)
-            await asyncio.gather(*(one(i) for i in range(total)))
-            elapsed = time.monotonic() - start
-        return {
-            "peer": kind,
-            "one_at_a_time": {"creates": n_creates, "zones": n_zones,
-                              "api_response": summary(api_ms),
-                              "to_answerable": summary(to_answer),
-                              "to_active": summary(to_active)},
-            "sustained": {"target_rate": rate, "seconds": seconds, "changes": total,
-                          "achieved_rate": round(total / elapsed, 1), "errors": errors,
-                          "not_answered": missed, "lag": summary(lags)},
-        }
+            load = loadavg()
+            t = time.monotonic()
+            pg = await asyncpg.connect(db_url.replace("postgresql+asyncpg", "postgresql"))
+            try:
+                one = await one_at_a_time(http, stack.api, probe, pg, zones, n_creates)
+            finally:
+                await pg.close()
+            phases["one_at_a_time"] = {"load_before": load, "load_after": loadavg(),
+                                       "wall_s": round(time.monotonic() - t, 1),
+                                       "cpu_s": meter.mark()}
+            load = loadavg()
+            t = time.monotonic()
+            sus = await sustained(http, stack.api, probe, zones, rate, seconds)
+            phases["sustained"] = {"load_before": load, "load_after": loadavg(),
+                                   "wall_s": round(time.monotonic() - t, 1),
+                                   "cpu_s": meter.mark()}
+        return {"peer": kind, "api_workers": api_workers, "one_at_a_time": one,
+                "sustained": sus, "phases": phases}
     finally:
+        if probe is not None:
+            probe.close()
         stack.stop()
         if peer is not None:
             peer.stop()
@@ -288,8 +516,8 @@ async def bench_peer(kind: str, quick: bool, workdir: Path) -> dict[str, Any]:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    rows = [f"{'peer':6} {'answerable p50/p95/p99 ms':>28} {'ACTIVE p50/p95/p99 ms':>26} "
-            f"{'sustained rate':>15} {'lag p50/p95/p99 ms':>24}"]
+    rows = [f"{'peer':6} {'answerable p50/p95/p99 ms':>26} {'ACTIVE p50/p95/p99 ms':>24} "
+            f"{'rate/s (target)':>16} {'lag p50/p95/p99 ms':>22} {'load (1-min)':>13}"]
 
     def trio(s: dict[str, Any]) -> str:
         return f"{s['p50_ms']}/{s['p95_ms']}/{s['p99_ms']}"
@@ -297,9 +525,11 @@ def table(results: list[dict[str, Any]]) -> str:
         if "error" in r:
             rows.append(f"{r['peer']:6} failed: {r['error'].splitlines()[0]}")
             continue
-        one, sus = r["one_at_a_time"], r["sustained"]
-        rows.append(f"{r['peer']:6} {trio(one['to_answerable']):>28} {trio(one['to_active']):>26} "
-                    f"{sus['achieved_rate']:>11}/s   {trio(sus['lag']):>24}")
+        one, sus, ph = r["one_at_a_time"], r["sustained"], r["phases"]
+        load = f"{ph['one_at_a_time']['load_before'][0]}/{ph['sustained']['load_after'][0]}"
+        rate = f"{sus['achieved_rate']} ({sus['target_rate']:g})"
+        rows.append(f"{r['peer']:6} {trio(one['to_answerable']):>26} {trio(one['to_active']):>24} "
+                    f"{rate:>16} {trio(sus['lag']):>22} {load:>13}")
     return "\n".join(rows)
 
 
@@ -309,16 +539,21 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         if not PEERS[kind].available():
             print(f"{kind}: not installed, skipped", file=sys.stderr)
             continue
-        with tempfile.TemporaryDirectory(prefix=f"dnsaas-bench-{kind}-") as d:
-            print(f"{kind}: running…", file=sys.stderr, flush=True)
-            try:
-                results.append(await bench_peer(kind, args.quick, Path(d)))
-            except Exception as exc:  # noqa: BLE001 - report the others anyway
-                print(f"{kind}: failed: {exc}", file=sys.stderr)
-                results.append({"peer": kind, "error": str(exc)[:2000]})
+        d = tempfile.mkdtemp(prefix=f"dnsaas-bench-{kind}-")
+        print(f"{kind}: running (logs in {d})…", file=sys.stderr, flush=True)
+        try:
+            results.append(await bench_peer(kind, args.quick, Path(d), rate=args.rate,
+                                            api_workers=args.api_workers))
+        except Exception as exc:  # noqa: BLE001 - report the others anyway
+            print(f"{kind}: failed: {exc}", file=sys.stderr)
+            results.append({"peer": kind, "error": str(exc)[:2000]})
+        if not args.keep_logs:
+            shutil.rmtree(d, ignore_errors=True)
     return {"benchmark": "propagation", "quick": args.quick, "host": platform.node(),
             "cpus": os.cpu_count(), "python": platform.python_version(),
             "driven_through": "REST API (dnsaas api, noauth) as a separate process",
+            "note": "load averages are of the whole (shared) machine; cpu_s are per process "
+                    "(api incl. forked workers, the peer daemon, and this benchmark)",
             "results": results}
 
 
@@ -326,11 +561,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer changes, shorter run")
     parser.add_argument("--peers", default="bind,knot,pdns", help="comma-separated peers")
+    parser.add_argument("--rate", type=float, default=200.0, help="sustained changes/s (200)")
+    parser.add_argument("--api-workers", type=int, default=2,
+                        help="dnsaas api --workers (default 2: one per core)")
+    parser.add_argument("--keep-logs", action="store_true",
+                        help="keep each peer's work dir (api/worker/mdns logs)")
+    parser.add_argument("--output", help="JSON path (default bench/results/propagation*.json)")
     args = parser.parse_args(argv)
     out = asyncio.run(main_async(args))
     print(table(out["results"]))
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / ("propagation-quick.json" if args.quick else "propagation.json")
+    path = Path(args.output) if args.output else (
+        RESULTS / ("propagation-quick.json" if args.quick else "propagation.json"))
     path.write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {path}")
     return 0

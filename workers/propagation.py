@@ -29,6 +29,7 @@ from backends.base import Backend, BackendEnv, BackendError, ZoneRef, backend_cl
 from dnsaas.pools import PoolConfig, PoolServer, pool_version, read_pool
 from dnsaas.service import Service
 from dnsaas.settings import Settings
+from dnsaas.storage.db import reader
 from workers.nameservers import Endpoint, NotifyFn, Tsig, notifier, wait_for_serial
 from workers.queue import Job
 
@@ -52,17 +53,21 @@ class PoolBackends:
     def __init__(self, engine: AsyncEngine, notify: NotifyFn):
         self.engine = engine
         self.notify = notify
+        self._reader = reader(engine)
         self._pools: dict[str, tuple[PoolConfig, list[Backend]]] = {}
         self._lock = asyncio.Lock()
 
-    async def get(self, pool_id: str) -> tuple[PoolConfig, list[Backend]] | None:
-        """The pool and its started backends (cached by pool version)."""
-        async with self.engine.connect() as conn:
-            version = await pool_version(conn, pool_id)
+    async def get(self, pool_id: str, version: int | None = None
+                  ) -> tuple[PoolConfig, list[Backend]] | None:
+        """The pool and its started backends (cached by pool version). ``version``: the pool's
+        version as read with the claim (saves a round trip); read here when None."""
+        if version is None:
+            async with self._reader.connect() as conn:
+                version = await pool_version(conn, pool_id)
         if version is None:
             return None
         cached = self._pools.get(pool_id)
-        if cached is not None and cached[0].version == version:
+        if cached is not None and cached[0].version >= version:  # versions only grow
             return cached
         async with self._lock:
             cached = self._pools.get(pool_id)
@@ -120,7 +125,7 @@ class Propagator:
         zone = job.zone
         if zone is None or zone.deleted:
             return Outcome(ok=True, active=True)  # nothing left to do
-        got = await self.pools.get(zone.pool_id)
+        got = await self.pools.get(zone.pool_id, zone.pool_version)
         if got is None:
             return Outcome(ok=False, error=f"pool {zone.pool_id} does not exist")
         pool, backends = got
@@ -145,6 +150,8 @@ class Propagator:
         notify_task = None
         if not deleting:
             notify_task = asyncio.create_task(self._notify_all(pool, backends, ref))
+            notify_task.add_done_callback(
+                lambda _t: timings.__setitem__("notified", time.monotonic() - t0))
 
         # 3. poll
         servers = [((n.host, n.port), self._tsig(pool, n)) for n in pool.nameservers]
@@ -154,6 +161,7 @@ class Propagator:
             timings["threshold"] = time.monotonic() - t0
             marked.append(await self.service.mark_propagated(zone.id, zone.serial,
                                                              deleted=deleting))
+            timings["marked"] = time.monotonic() - t0
 
         async def renotify(laggards: list[Endpoint]) -> None:
             await self._notify_servers(pool, ref, [n for n in pool.nameservers

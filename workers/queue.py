@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dnsaas.service.changes import JOBS_CHANNEL, utcnow
 from dnsaas.storage import tables as t
-from dnsaas.storage.db import in_transaction
+from dnsaas.storage.db import in_transaction, reader
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ class ZoneSnapshot:
     status: str
     type: str
     deleted: bool
+    pool_version: int | None = None  # the pool's version at claim time (PoolBackends' cache key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ class Job:
     generation: datetime
     leased_by: str
     zone: ZoneSnapshot | None
+    queued_at: datetime | None = None  # the row's updated_at before the claim (last upsert)
 
 
 class JobQueue:
@@ -77,9 +79,20 @@ class JobQueue:
         self.worker_id = worker_id
         self.lease = timedelta(seconds=lease_seconds)
         self.kinds = kinds
+        self._autocommit = reader(engine)  # same pool, no BEGIN/COMMIT round trips
+
+    def _single(self) -> AsyncEngine:
+        """Where single-statement writes run: AUTOCOMMIT on PostgreSQL (one round trip instead
+        of BEGIN/statement/COMMIT); SQLite keeps its ``BEGIN IMMEDIATE`` transactions."""
+        return self.engine if self.engine.dialect.name == "sqlite" else self._autocommit
 
     async def claim(self, limit: int = 1) -> list[Job]:
-        """Lease up to ``limit`` ready jobs (oldest due first); empty when none is ready."""
+        """Lease up to ``limit`` ready jobs (oldest due first); empty when none is ready.
+
+        PostgreSQL: one ``UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)`` statement in
+        autocommit, then one read of the claimed zones (and their pools' versions) in a fresh
+        snapshot, i.e. taken after the claim: the zone is at least as new as the job's
+        ``target_serial`` (2 round trips; was BEGIN, SELECT, UPDATE, SELECT, COMMIT)."""
         if limit <= 0:
             return []
 
@@ -89,36 +102,49 @@ class JobQueue:
                 sa.and_(t.jobs.c.state == "pending", t.jobs.c.run_after <= now),
                 sa.and_(t.jobs.c.state == "running", t.jobs.c.lease_until < now),
             )
-            pick = (sa.select(t.jobs.c.id).where(ready, t.jobs.c.kind.in_(self.kinds))
+            pick = (sa.select(t.jobs.c.id, t.jobs.c.updated_at.label("queued_at"))
+                    .where(ready, t.jobs.c.kind.in_(self.kinds))
                     .order_by(t.jobs.c.run_after).limit(limit))
-            if conn.dialect.name == "postgresql":
-                pick = pick.with_for_update(skip_locked=True)
-            ids = list((await conn.execute(pick)).scalars().all())
-            if not ids:
-                return []
             # Generations must differ from anything an upsert in flight may write: one claim
             # timestamp per row, strictly increasing.
-            rows = (await conn.execute(
-                t.jobs.update().where(t.jobs.c.id.in_(ids)).values(
-                    state="running", lease_until=now + self.lease, leased_by=self.worker_id,
-                    updated_at=now)
-                .returning(t.jobs.c.id, t.jobs.c.zone_id, t.jobs.c.kind, t.jobs.c.target_serial,
-                           t.jobs.c.attempts, t.jobs.c.payload))).all()
+            values = dict(state="running", lease_until=now + self.lease, leased_by=self.worker_id,
+                          updated_at=now)
+            returning = (t.jobs.c.id, t.jobs.c.zone_id, t.jobs.c.kind, t.jobs.c.target_serial,
+                         t.jobs.c.attempts, t.jobs.c.payload)
+            if conn.dialect.name == "postgresql":
+                picked = pick.with_for_update(skip_locked=True).cte("picked")
+                rows = (await conn.execute(
+                    t.jobs.update().where(t.jobs.c.id == picked.c.id).values(**values)
+                    .returning(*returning, picked.c.queued_at))).all()
+                queued = {r.id: r.queued_at for r in rows}
+            else:
+                picks = (await conn.execute(pick)).all()
+                if not picks:
+                    return []
+                queued = {r.id: r.queued_at for r in picks}
+                rows = (await conn.execute(
+                    t.jobs.update().where(t.jobs.c.id.in_(list(queued))).values(**values)
+                    .returning(*returning))).all()
+            if not rows:
+                return []
             zone_ids = [r.zone_id for r in rows]
-            zones = {z.id: z for z in (await conn.execute(sa.select(
-                t.zones.c.id, t.zones.c.name, t.zones.c.pool_id, t.zones.c.serial,
-                t.zones.c.action, t.zones.c.status, t.zones.c.type, t.zones.c.deleted_at,
-            ).where(t.zones.c.id.in_(zone_ids)))).all()}
+            zones = {z.id: z for z in (await conn.execute(
+                sa.select(t.zones.c.id, t.zones.c.name, t.zones.c.pool_id, t.zones.c.serial,
+                          t.zones.c.action, t.zones.c.status, t.zones.c.type,
+                          t.zones.c.deleted_at, t.pools.c.version)
+                .select_from(t.zones.outerjoin(t.pools, t.pools.c.id == t.zones.c.pool_id))
+                .where(t.zones.c.id.in_(zone_ids)))).all()}
             out = []
             for r in rows:
                 z = zones.get(r.zone_id)
                 snap = None if z is None else ZoneSnapshot(
                     z.id, z.name, z.pool_id, int(z.serial), z.action, z.status, z.type,
-                    z.deleted_at is not None)
+                    z.deleted_at is not None, None if z.version is None else int(z.version))
                 out.append(Job(r.id, r.zone_id, r.kind, int(r.target_serial), int(r.attempts),
-                               dict(r.payload or {}), now, self.worker_id, snap))
+                               dict(r.payload or {}), now, self.worker_id, snap,
+                               queued.get(r.id)))
             return out
-        return await in_transaction(self.engine, run)
+        return await in_transaction(self._single(), run)
 
     def _mine(self, job: Job) -> sa.ColumnElement[bool]:
         return sa.and_(t.jobs.c.id == job.id, t.jobs.c.leased_by == job.leased_by,
@@ -140,7 +166,7 @@ class JobQueue:
                     lease_until=None, leased_by=None, last_error=None)
                 .returning(t.jobs.c.state))).first()
             return None if row is None else str(row.state)
-        state = await in_transaction(self.engine, run)
+        state = await in_transaction(self._single(), run)
         if state == "pending":
             wake_local()
         return state
@@ -159,7 +185,7 @@ class JobQueue:
                                       else_=t.jobs.c.run_after))
                 .returning(t.jobs.c.state))).first()
             return None if row is None else str(row.state)
-        return await in_transaction(self.engine, run)
+        return await in_transaction(self._single(), run)
 
     async def give_up(self, job: Job, error: str) -> str | None:
         """The retry budget is spent: state ``error`` (the recovery task re-enqueues it), unless
@@ -172,7 +198,7 @@ class JobQueue:
                     attempts=t.jobs.c.attempts + 1)
                 .returning(t.jobs.c.state))).first()
             return None if row is None else str(row.state)
-        return await in_transaction(self.engine, run)
+        return await in_transaction(self._single(), run)
 
     async def extend(self, job: Job) -> bool:
         """Renew the lease of a job still being worked on; False if it was lost."""
@@ -180,11 +206,11 @@ class JobQueue:
             res = await conn.execute(t.jobs.update().where(self._mine(job)).values(
                 lease_until=utcnow() + self.lease))
             return bool(res.rowcount)
-        return await in_transaction(self.engine, run)
+        return await in_transaction(self._single(), run)
 
     async def seconds_until_due(self, cap: float) -> float:
         """Seconds until the next pending job is due or a lease expires (at most ``cap``)."""
-        async with self.engine.connect() as conn:
+        async with self._autocommit.connect() as conn:
             row = (await conn.execute(sa.select(
                 sa.select(sa.func.min(t.jobs.c.run_after)).where(
                     t.jobs.c.state == "pending", t.jobs.c.kind.in_(self.kinds)).scalar_subquery(),

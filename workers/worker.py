@@ -156,8 +156,12 @@ class Worker:
         name = zone.name if zone else job.zone_id
         serial = zone.serial if zone else job.target_serial
         action = zone.action if zone else "-"
+        if job.queued_at is not None:  # the change's commit (job upsert) → this claim
+            outcome.timings["queued"] = max(0.0, (job.generation - job.queued_at).total_seconds())
         if outcome.ok:
+            t_done = time.monotonic()
             state = await self.queue.complete(job)
+            outcome.timings["complete"] = time.monotonic() - t_done
             self.completed += 1
             runs_log.info("run zone=%s name=%s serial=%s action=%s attempt=%d result=ok "
                           "state=%s worker=%s ms=%.1f %s", job.zone_id, name, serial, action,
