@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import socket
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,6 +32,7 @@ import dns.rdtypes.IN.NAPTR
 import dns.rdtypes.IN.SRV
 import dns.tokenizer
 
+from dnsaas import wire
 from dnsaas.errors import InvalidObject, error_entry
 from dnsaas.names import fqdn_problems
 
@@ -64,6 +67,13 @@ _SVCB_KEYS = frozenset({"alpn", "no-default-alpn", "port", "ipv4hint", "ipv6hint
 _HTTPS_KEYS = _SVCB_KEYS - {"dohpath"}
 _ALPN_VALUES = frozenset({"h3", "h2", "h2c", "http/1.1", "http/1.0"})
 _TLSA_HASH_LEN = {1: 64, 2: 128}
+# Fast paths (plain, common inputs; anything else goes through dnspython, see below).
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4_RE = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}\Z")
+_IPV6_HEX_RE = re.compile(r"[0-9A-Fa-f:]{2,39}\Z")
+_SIMPLE_QUOTED_RE = re.compile(r'"[^"\\\n\r]*"(?: "[^"\\\n\r]*")*\Z')
+_U16 = struct.Struct("!H")
+_U16X3 = struct.Struct("!HHH")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +128,77 @@ def _from_text(rtype: str, data: str) -> bytes:
 
 
 # --- converters ------------------------------------------------------------------------------
+# Fast paths: each returns the wire rdata for a plain, valid input and None for anything else,
+# in which case the dnspython-based converter below decides (and words the error). They must
+# give exactly the bytes of that converter (tests/dnsaas/test_records.py compares them).
+def _plain_fqdn_wire(text: str) -> bytes | None:
+    """Wire form of a valid absolute host name (what ``_name(text, ...).to_wire()`` gives)."""
+    if text == "." or fqdn_problems(text):
+        return None
+    return wire.plain_name_wire(text)
+
+
+def _a_fast(data: str) -> bytes | None:
+    if not _IPV4_RE.match(data):
+        return None
+    return bytes(map(int, data.split(".")))
+
+
+def _aaaa_fast(data: str) -> bytes | None:
+    if not _IPV6_HEX_RE.match(data) or ":::" in data or data.count("::") > 1:
+        return None
+    if data.endswith(":") and not data.endswith("::"):
+        return None
+    if data.startswith(":") and not data.startswith("::"):
+        return None
+    if "::" in data:
+        if data.count(":") > 8 or (data.count(":") == 8 and not (
+                data.startswith("::") or data.endswith("::"))):
+            return None
+    elif data.count(":") != 7:
+        return None
+    try:
+        return socket.inet_pton(socket.AF_INET6, data)
+    except OSError:
+        return None
+
+
+def _mx_fast(data: str) -> bytes | None:
+    pref, sep, exchange = data.partition(" ")
+    if not sep or not _CANONICAL_UINT_RE.match(pref):
+        return None
+    value = int(pref)
+    target = _plain_fqdn_wire(exchange) if value <= 65535 else None
+    return None if target is None else _U16.pack(value) + target
+
+
+def _srv_fast(data: str) -> bytes | None:
+    parts = data.split(" ")
+    if len(parts) != 4 or not all(_UINT_RE.match(p) for p in parts[:3]):
+        return None
+    numbers = [int(p) for p in parts[:3]]
+    target = _plain_fqdn_wire(parts[3]) if max(numbers) <= 65535 else None
+    return None if target is None else _U16X3.pack(*numbers) + target
+
+
+def _txt_fast(data: str) -> bytes | None:
+    """``"..." "..."`` without escapes: the character-strings, length-prefixed."""
+    if not _SIMPLE_QUOTED_RE.match(data):
+        return None
+    strings = [s.encode() for s in data[1:-1].split('" "')]
+    if any(len(s) > 255 for s in strings):
+        return None
+    return b"".join(bytes((len(s),)) + s for s in strings)
+
+
 def _a(data: str, rs_name: str) -> bytes:
+    fast = _a_fast(data)
+    if fast is not None:
+        return fast
+    return _a_dns(data, rs_name)
+
+
+def _a_dns(data: str, rs_name: str) -> bytes:
     try:
         return dns.ipv4.inet_aton(data)
     except dns.exception.SyntaxError:
@@ -126,6 +206,13 @@ def _a(data: str, rs_name: str) -> bytes:
 
 
 def _aaaa(data: str, rs_name: str) -> bytes:
+    fast = _aaaa_fast(data)
+    if fast is not None:
+        return fast
+    return _aaaa_dns(data, rs_name)
+
+
+def _aaaa_dns(data: str, rs_name: str) -> bytes:
     try:
         return dns.ipv6.inet_aton(data)
     except dns.exception.SyntaxError:
@@ -133,10 +220,24 @@ def _aaaa(data: str, rs_name: str) -> bytes:
 
 
 def _domain(data: str, rs_name: str) -> bytes:
+    fast = _plain_fqdn_wire(data)
+    if fast is not None:
+        return fast
+    return _domain_dns(data, rs_name)
+
+
+def _domain_dns(data: str, rs_name: str) -> bytes:
     return _name(data, "name").to_wire()
 
 
 def _mx(data: str, rs_name: str) -> bytes:
+    fast = _mx_fast(data)
+    if fast is not None:
+        return fast
+    return _mx_dns(data, rs_name)
+
+
+def _mx_dns(data: str, rs_name: str) -> bytes:
     pref, exchange = _fields(data, 2, "<preference> <exchange.>")
     pref_i = _uint(pref, "preference", 65535, canonical=True)
     target = _name(exchange, "exchange", allow_root=True)
@@ -144,6 +245,13 @@ def _mx(data: str, rs_name: str) -> bytes:
 
 
 def _srv(data: str, rs_name: str) -> bytes:
+    fast = _srv_fast(data)
+    if fast is not None:
+        return fast
+    return _srv_dns(data, rs_name)
+
+
+def _srv_dns(data: str, rs_name: str) -> bytes:
     prio, weight, port, target = _fields(data, 4, "<priority> <weight> <port> <target.>")
     numbers = [_uint(value, what, 65535)
                for value, what in ((prio, "priority"), (weight, "weight"), (port, "port"))]
@@ -173,6 +281,13 @@ def _txt_strings(data: str) -> list[bytes]:
 
 
 def _txt(data: str, rs_name: str) -> bytes:
+    fast = _txt_fast(data)
+    if fast is not None:
+        return fast
+    return _txt_dns(data, rs_name)
+
+
+def _txt_dns(data: str, rs_name: str) -> bytes:
     strings = _txt_strings(data)
     if any(len(s) > 255 for s in strings):
         raise ValueError('strings over 255 characters must be split into "..." "..." chunks')
@@ -348,6 +463,11 @@ _CONVERTERS: dict[str, Callable[[str, str], bytes]] = {
     "CAA": _caa, "CERT": _cert, "TLSA": _tlsa,
     "SVCB": _svcb_like("SVCB", _SVCB_KEYS), "HTTPS": _svcb_like("HTTPS", _HTTPS_KEYS),
 }
+# The converters without their fast paths (the reference the fast paths are tested against).
+_DNS_CONVERTERS: dict[str, Callable[[str, str], bytes]] = {
+    **_CONVERTERS, "A": _a_dns, "AAAA": _aaaa_dns, "CNAME": _domain_dns, "NS": _domain_dns,
+    "PTR": _domain_dns, "MX": _mx_dns, "SRV": _srv_dns, "TXT": _txt_dns,
+}
 _MAX_RECORDS = {"CNAME": 1}
 
 
@@ -398,6 +518,20 @@ def parse_records(rtype: str, rs_name: str, records: object) -> list[ParsedRecor
     if errors:
         raise InvalidObject(errors=errors)
     return parsed
+
+
+def parse_record_pairs(rtype: str, rs_name: str, records: object) -> list[tuple[str, bytes]]:
+    """:func:`parse_records` as (data, wire) pairs, with a shortcut for the one-record
+    recordsets that make up most zone files (same checks; errors come from parse_records)."""
+    if isinstance(records, list) and len(records) == 1 and type(records[0]) is str:
+        convert = _CONVERTERS.get(rtype)
+        if convert is not None:
+            data = records[0] if rtype == "TLSA" else records[0].strip()
+            try:
+                return [(data, convert(data, rs_name))]
+            except (ValueError, dns.exception.DNSException):
+                pass  # parse_records words the error
+    return [(p.data, p.wire) for p in parse_records(rtype, rs_name, records)]
 
 
 def rdata_to_wire(rtype: str, text: str, origin: str | None = None) -> bytes:

@@ -3,6 +3,7 @@ objects on the hot path."""
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Iterable
 from functools import lru_cache
@@ -16,9 +17,37 @@ _RR_HEADER = struct.Struct("!HHIH")
 IN = dns.rdataclass.IN
 
 
+# Names made of plain labels only (no escapes, no empty labels), with or without the root dot.
+_PLAIN_NAME_RE = re.compile(r"(?:[A-Za-z0-9_*-]{1,63}\.)*[A-Za-z0-9_*-]{1,63}\.?\Z")
+
+
+def plain_name_wire(name: str) -> bytes | None:
+    """Wire form of a name of plain ASCII labels (letters, digits, ``-``, ``_``, ``*``; no
+    backslashes), built directly; None for anything else (the caller uses dnspython).
+
+    Same bytes as ``dns.name.from_text(name).to_wire()``: labels keep their case and a name
+    without the trailing dot is taken relative to the root.
+    """
+    if not _PLAIN_NAME_RE.match(name):
+        return None
+    labels = name.encode().split(b".")
+    out = bytearray()
+    for label in labels:
+        out.append(len(label))
+        out += label
+    if labels[-1]:
+        out.append(0)
+    if len(out) > 255:
+        return None  # too long: dnspython raises NameTooLong
+    return bytes(out)
+
+
 @lru_cache(maxsize=65536)
 def name_wire(name: str) -> bytes:
     """Uncompressed wire form of an absolute domain name."""
+    fast = plain_name_wire(name)
+    if fast is not None:
+        return fast
     return dns.name.from_text(name).to_wire()  # type: ignore[return-value]
 
 
@@ -30,7 +59,13 @@ def type_code(rtype: str) -> int:
 
 def rr_prefix(name: str, rtype: str) -> bytes:
     """Owner name, type and class of an RR: what ``recordsets.rr_prefix`` stores."""
-    return name_wire(name) + struct.pack("!HH", type_code(rtype), IN)
+    fast = plain_name_wire(name)  # most owners are unique: skip the LRU of name_wire
+    return (name_wire(name) if fast is None else fast) + _type_class(rtype)
+
+
+@lru_cache(maxsize=64)
+def _type_class(rtype: str) -> bytes:
+    return struct.pack("!HH", type_code(rtype), IN)
 
 
 def rr(owner_wire: bytes, rdtype: int, ttl: int, rdata: bytes) -> bytes:

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import base64
+import random
+from typing import Any
 
+import dns.exception
+import dns.name
 import dns.rdata
 import pytest
 
+from dnsaas import records as records_module
+from dnsaas import wire
 from dnsaas.errors import InvalidObject
 from dnsaas.records import (
     SUPPORTED_TYPES,
@@ -366,3 +372,160 @@ def test_rdata_to_wire_with_origin_and_round_trip() -> None:
 def test_rdata_to_wire_rejects_invalid_api_text() -> None:
     with pytest.raises(ValueError, match="canonical"):
         rdata_to_wire("MX", "010 mail.example.com.")
+
+
+# --- fast paths: identical to the dnspython-based converters ---------------------------------
+def _outcome(convert: Any, data: str, rs_name: str) -> tuple[str, object]:
+    try:
+        return "ok", convert(data, rs_name)
+    except (ValueError, dns.exception.DNSException) as exc:
+        return type(exc).__name__, str(exc)
+
+
+def _random_label(rng: random.Random) -> str:
+    kind = rng.random()
+    if kind < 0.02:
+        return ""
+    if kind < 0.05:
+        return rng.choice(["*", "-a", "a-", "a\\.b", "\\065", "é", "a b", "@", "a..b"])
+    size = rng.choice([1, 2, 5, 5, 12, 12, 62, 63, 64])
+    return "".join(rng.choice("abcXYZ019-_") for _ in range(size))
+
+
+def _random_name(rng: random.Random) -> str:
+    if rng.random() < 0.03:
+        return rng.choice([".", "", "..", "a", "a.b", " a.b.", "a.b. "])
+    labels = [_random_label(rng) for _ in range(rng.choice([1, 2, 2, 3, 3, 4, 9]))]
+    if rng.random() < 0.05:  # near the 254/255 length limits
+        labels = ["a" * 63] * 3 + ["b" * rng.choice([59, 60, 61, 62])]
+    return ".".join(labels) + ("." if rng.random() < 0.9 else "")
+
+
+def _random_ipv4(rng: random.Random) -> str:
+    parts = [str(rng.choice([0, 1, 9, 10, 99, 100, 199, 249, 250, 255, 256, 300, 999]))
+             for _ in range(rng.choice([3, 4, 4, 4, 4, 5]))]
+    text = ".".join(parts)
+    mutation = rng.random()
+    if mutation < 0.05:
+        text = "0" + text
+    elif mutation < 0.1:
+        text = text.replace(".", "..", 1)
+    elif mutation < 0.15:
+        text = rng.choice([" ", "+", "-", "١"]) + text
+    elif mutation < 0.2:
+        text += rng.choice([".", " ", "\n", "x"])
+    return text
+
+
+def _random_ipv6(rng: random.Random) -> str:
+    if rng.random() < 0.15:
+        return "".join(rng.choice("0123456789abcdefABCDEF:.") for _ in range(rng.randrange(0, 42)))
+    groups = [f"{rng.choice([0, 0, 1, 0xdb8, 0xffff, 0xffff, 0x10000]):x}"
+              .zfill(rng.choice([0, 0, 0, 1, 4, 4, 5])) for _ in range(rng.choice([6, 7, 8, 8, 8, 9]))]
+    if rng.random() < 0.6:  # compress a run of groups
+        i = rng.randrange(0, len(groups))
+        j = rng.randrange(i, len(groups) + 1)
+        text = ":".join(groups[:i]) + "::" + ":".join(groups[j:])
+    else:
+        text = ":".join(groups)
+    mutation = rng.random()
+    if mutation < 0.05:
+        text += ":192.0.2.1"
+    elif mutation < 0.1:
+        text += "%eth0"
+    elif mutation < 0.15:
+        text = ":" + text
+    elif mutation < 0.2:
+        text += ":"
+    return text
+
+
+def _random_txt(rng: random.Random) -> str:
+    def chunk() -> str:
+        size = rng.choice([0, 1, 10, 254, 255, 256])
+        text = "".join(rng.choice("abc =;:()") for _ in range(size))
+        if rng.random() < 0.2:
+            pos = rng.randrange(0, len(text) + 1)
+            text = text[:pos] + rng.choice(['"', "\\", '\\"', "\\059", "é", "\t", "\n"]) + text[pos:]
+        return f'"{text}"'
+    sep = " " if rng.random() < 0.9 else rng.choice(["  ", "\t", "", ' "'])
+    text = sep.join(chunk() for _ in range(rng.choice([1, 1, 2, 3])))
+    if rng.random() < 0.05:
+        text = text.strip('"')
+    return text
+
+
+def _fast_path_inputs(rtype: str, rng: random.Random) -> list[str]:
+    uint = ["0", "10", "010", "65535", "5", "1", "65536", "-1", "+1", "1.5", "", "999999999999"]
+    uint += ["0", "10", "20", "443"] * 6
+    if rtype == "A":
+        return [_random_ipv4(rng) for _ in range(1500)] + ["192.0.2.1", "1.2.3.04", "256.1.1.1"]
+    if rtype == "AAAA":
+        return [_random_ipv6(rng) for _ in range(3000)] + [
+            "::", "::1", "1::", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8",
+            "1:2:3:4::5:6:7:8", "1::2:3:4:5:6:7", ":::", "1:::2", "::ffff:1.2.3.4", "0:0::0:0"]
+    if rtype in ("CNAME", "NS", "PTR"):
+        return [_random_name(rng) for _ in range(2000)]
+    if rtype == "MX":
+        return [f"{rng.choice(uint)}{rng.choice([' ', ' ', ' ', '  ', chr(9)])}"
+                f"{_random_name(rng)}" for _ in range(2000)]
+    if rtype == "SRV":
+        return [" ".join(rng.choice(uint) for _ in range(rng.choice([2, 3, 3, 3, 4])))
+                + " " + _random_name(rng) for _ in range(2000)]
+    return [_random_txt(rng) for _ in range(2000)]
+
+
+_FAST: dict[str, Any] = {
+    "A": records_module._a_fast, "AAAA": records_module._aaaa_fast,
+    "CNAME": records_module._plain_fqdn_wire, "NS": records_module._plain_fqdn_wire,
+    "PTR": records_module._plain_fqdn_wire, "MX": records_module._mx_fast,
+    "SRV": records_module._srv_fast, "TXT": records_module._txt_fast,
+}
+
+
+@pytest.mark.parametrize("rtype", ["A", "AAAA", "CNAME", "NS", "PTR", "MX", "SRV", "TXT"])
+def test_fast_paths_match_dnspython_converters(rtype: str) -> None:
+    """Every fast path gives the dnspython converter's bytes, or defers to it (same error)."""
+    rng = random.Random(f"fast-{rtype}")
+    inputs = _fast_path_inputs(rtype, rng)
+    fast, slow = records_module._CONVERTERS[rtype], records_module._DNS_CONVERTERS[rtype]
+    fast_only = _FAST[rtype]
+    valid = taken = 0
+    for data in inputs:
+        expected = _outcome(slow, data, _name_for(rtype))
+        assert _outcome(fast, data, _name_for(rtype)) == expected, data
+        shortcut = fast_only(data)
+        assert shortcut is None or ("ok", shortcut) == expected, data
+        valid += expected[0] == "ok"
+        taken += shortcut is not None
+    # The generators produce plenty of valid and invalid data, and most valid data is fast.
+    assert len(inputs) // 20 < valid < len(inputs) * 19 // 20
+    assert taken > valid * 0.8
+
+
+@pytest.mark.parametrize(("rtype", "data"), [
+    ("A", "192.0.2.1"), ("AAAA", "2001:db8::1"), ("CNAME", "a.example.com."),
+    ("MX", "10 mail.example.com."), ("SRV", "1 2 443 t.example.com."),
+    ("TXT", '"v=spf1 -all" "second"'), ("TXT", '""'),
+])
+def test_fast_paths_give_the_same_parsed_records(rtype: str, data: str) -> None:
+    slow = records_module._DNS_CONVERTERS[rtype](data, _name_for(rtype))
+    assert parse_records(rtype, _name_for(rtype), [data]) == [ParsedRecord(data, slow)]
+
+
+def test_plain_name_wire_matches_dnspython() -> None:
+    rng = random.Random("names")
+    names = [_random_name(rng) for _ in range(3000)] + ["*.a.b.", "A.B", "a" * 63 + "."]
+    fast_taken = 0
+    for name in names:
+        fast = wire.plain_name_wire(name)
+        try:
+            expected: bytes | None = dns.name.from_text(name).to_wire()
+        except dns.exception.DNSException:
+            expected = None
+        if fast is not None:
+            fast_taken += 1
+            assert fast == expected, name
+        if expected is not None:
+            assert wire.name_wire(name) == expected, name
+    assert fast_taken > 1000
