@@ -189,6 +189,8 @@ class Handler:
         self.settings = settings
         self.engine = engine  # writes (NOTIFY in enqueues a job)
         self.reader = reader or engine
+        # single-statement reads (the apex SOA) pay no BEGIN/ROLLBACK round trips
+        self.soa_reader = self.reader.execution_options(isolation_level="AUTOCOMMIT")
         self.cache = cache or transfer.TransferCache(settings.transfer_cache_bytes)
         self.keyring = keyring or Keyring(self.reader)
 
@@ -326,6 +328,13 @@ class Handler:
             async for out in self._transfer(req, qname, qtype):
                 yield out
             return
+        if qtype == SOA:  # a secondary's refresh check: the SOA comes with the zone lookup
+            async with self.soa_reader.connect() as conn:
+                zone = await find_zone(conn, qname)
+            if zone is not None and zone.name == qname and not zone.catalog:
+                yield self._reply(req, 0, aa=True, answer=self._render(
+                    req, [(zone.name, SOA, zone.ttl, zone.soa_rdata)]))
+                return
         async with self.reader.connect() as conn:
             zone = await find_zone(conn, qname)
             if zone is None:

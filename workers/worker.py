@@ -131,8 +131,10 @@ class Worker:
                 await self.wakeups.wait(wait)
 
     def _job_done(self, task: asyncio.Task[None]) -> None:
+        was_full = len(self._inflight) >= self.concurrency
         self._inflight.discard(task)
-        self.wakeups.poke()
+        if was_full:  # the loop waits for a free slot; otherwise a finished job needs no claim
+            self.wakeups.poke()
 
     async def _run_job(self, job: Job) -> None:
         keeper = asyncio.create_task(self._keep_lease(job))
@@ -146,12 +148,16 @@ class Worker:
                 outcome = Outcome(ok=False, error=f"internal error: {exc!r}")
         finally:
             keeper.cancel()
+        state: str | None = None
         try:
-            await self._finish(job, outcome, time.monotonic() - started)
+            state = await self._finish(job, outcome, time.monotonic() - started)
         except Exception:  # noqa: BLE001 - the lease expires and another run happens
             log.exception("could not record the result of job %s", job.id)
+        if state != "done":  # pending again (now or after a backoff), or unknown: re-plan
+            self.wakeups.poke()
 
-    async def _finish(self, job: Job, outcome: Outcome, took: float) -> None:
+    async def _finish(self, job: Job, outcome: Outcome, took: float) -> str | None:
+        """Record the run's result; returns the job's new state (None: lease lost)."""
         zone = job.zone
         name = zone.name if zone else job.zone_id
         serial = zone.serial if zone else job.target_serial
@@ -167,7 +173,7 @@ class Worker:
                           "state=%s worker=%s ms=%.1f %s", job.zone_id, name, serial, action,
                           job.attempts, state, self.worker_id, took * 1000,
                           " ".join(f"{k}={v * 1000:.1f}" for k, v in outcome.timings.items()))
-            return
+            return state
         budget = self.settings.worker_retry_budget
         if job.attempts + 1 >= budget:
             state = await self.queue.give_up(job, outcome.error)
@@ -181,6 +187,7 @@ class Worker:
         runs_log.info("run zone=%s name=%s serial=%s action=%s attempt=%d result=%s state=%s "
                       "worker=%s ms=%.1f error=%s", job.zone_id, name, serial, action,
                       job.attempts, result, state, self.worker_id, took * 1000, outcome.error)
+        return state
 
     async def _keep_lease(self, job: Job) -> None:
         every = max(0.05, self.settings.worker_lease_seconds / 3)
