@@ -81,6 +81,18 @@ class JobQueue:
         self.kinds = kinds
         self._autocommit = reader(engine)  # same pool, no BEGIN/COMMIT round trips
 
+    def _async_commit(self, conn: AsyncConnection) -> sa.ColumnElement[bool]:
+        """A WHERE term that makes this single-statement transaction commit asynchronously on
+        PostgreSQL (``synchronous_commit = off`` for it alone, set locally by a scalar
+        subquery): no wait for the WAL flush, which costs 3–15 ms (p50–p90; tens of ms when
+        the disk is busy) on the critical path of every change. Safe for job bookkeeping: a
+        database crash can only undo the last few claims/completions, and a job that is
+        pending or running again is simply run again (runs are idempotent). True on SQLite."""
+        if conn.dialect.name != "postgresql":
+            return sa.true()
+        return sa.select(sa.func.set_config("synchronous_commit", "off", True)).scalar_subquery() \
+            .is_not(None)
+
     def _single(self) -> AsyncEngine:
         """Where single-statement writes run: AUTOCOMMIT on PostgreSQL (one round trip instead
         of BEGIN/statement/COMMIT); SQLite keeps its ``BEGIN IMMEDIATE`` transactions."""
@@ -114,8 +126,8 @@ class JobQueue:
             if conn.dialect.name == "postgresql":
                 picked = pick.with_for_update(skip_locked=True).cte("picked")
                 rows = (await conn.execute(
-                    t.jobs.update().where(t.jobs.c.id == picked.c.id).values(**values)
-                    .returning(*returning, picked.c.queued_at))).all()
+                    t.jobs.update().where(t.jobs.c.id == picked.c.id, self._async_commit(conn))
+                    .values(**values).returning(*returning, picked.c.queued_at))).all()
                 queued = {r.id: r.queued_at for r in rows}
             else:
                 picks = (await conn.execute(pick)).all()
@@ -161,7 +173,7 @@ class JobQueue:
         """
         async def run(conn: AsyncConnection) -> str | None:
             row = (await conn.execute(
-                t.jobs.update().where(self._mine(job)).values(
+                t.jobs.update().where(self._mine(job), self._async_commit(conn)).values(
                     state=sa.case((self._unchanged(job), "done"), else_="pending"),
                     lease_until=None, leased_by=None, last_error=None)
                 .returning(t.jobs.c.state))).first()
@@ -178,7 +190,7 @@ class JobQueue:
             now = utcnow()
             unchanged = self._unchanged(job)
             row = (await conn.execute(
-                t.jobs.update().where(self._mine(job)).values(
+                t.jobs.update().where(self._mine(job), self._async_commit(conn)).values(
                     state="pending", lease_until=None, leased_by=None, last_error=error[:2000],
                     attempts=sa.case((unchanged, t.jobs.c.attempts + 1), else_=t.jobs.c.attempts),
                     run_after=sa.case((unchanged, now + timedelta(seconds=delay)),
@@ -192,7 +204,7 @@ class JobQueue:
         a newer change arrived meanwhile, which gets a fresh run."""
         async def run(conn: AsyncConnection) -> str | None:
             row = (await conn.execute(
-                t.jobs.update().where(self._mine(job)).values(
+                t.jobs.update().where(self._mine(job), self._async_commit(conn)).values(
                     state=sa.case((self._unchanged(job), "error"), else_="pending"),
                     lease_until=None, leased_by=None, last_error=error[:2000],
                     attempts=t.jobs.c.attempts + 1)
@@ -203,7 +215,7 @@ class JobQueue:
     async def extend(self, job: Job) -> bool:
         """Renew the lease of a job still being worked on; False if it was lost."""
         async def run(conn: AsyncConnection) -> bool:
-            res = await conn.execute(t.jobs.update().where(self._mine(job)).values(
+            res = await conn.execute(t.jobs.update().where(self._mine(job), self._async_commit(conn)).values(
                 lease_until=utcnow() + self.lease))
             return bool(res.rowcount)
         return await in_transaction(self._single(), run)
