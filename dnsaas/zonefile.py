@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import dns.exception
@@ -28,8 +28,8 @@ import dns.tokenizer
 import dns.ttl
 
 from dnsaas.errors import InvalidObject
-from dnsaas.names import in_zone, recordset_name_problems, ttl_problems, zone_name_problems
-from dnsaas.records import SUPPORTED_TYPES, parse_records, wire_to_text
+from dnsaas.names import recordset_name_problems, ttl_problems, zone_name_problems
+from dnsaas.records import SUPPORTED_TYPES, parse_record_pairs, wire_to_text
 
 ORIGIN_REQUIRED = "The $ORIGIN statement is required and must be the first statement in the zonefile."
 SOA_REQUIRED = "An SOA record is required."
@@ -89,13 +89,8 @@ class ParsedZone:
         return sum(len(rs.records) for rs in self.rrsets)
 
 
-@dataclass(slots=True)
-class _Raw:
-    name: str
-    ttl: int
-    type: str
-    data: str
-    line: int
+# One record of the file: (owner, ttl, type, API record data, line); a tuple, there are many.
+_Raw = tuple[str, int, str, str, int]
 
 
 def _absolute(value: str, origin: str) -> str:
@@ -112,6 +107,9 @@ def _absolute(value: str, origin: str) -> str:
 Tok = tuple[str, bool]  # (value, was a quoted string)
 # A line without any of these is split on blanks exactly as dns.tokenizer would split it.
 _SPECIAL = re.compile(r'["();\\]')
+# Tokens of a line with plain quoted strings: "quoted" (no escapes), a word, or any other
+# character (a comment's ';' ends the line; anything else sends the line to dns.tokenizer).
+_LINE_TOKEN = re.compile(r'"([^"\\\r\n]*)"|([^ \t"();\\\r\n]+)|([^ \t])')
 
 
 def _token_text(token: Tok) -> str:
@@ -130,8 +128,11 @@ def _rdata_text(rtype: str, tokens: list[Tok], origin: str) -> str:
             else:
                 joined.append(t)
         tokens = joined
+    name_fields = _NAME_FIELDS.get(rtype, ())
+    if not name_fields and rtype != "SSHFP" and not any(t[1] for t in tokens):
+        return " ".join([t[0] for t in tokens])
     parts = [_token_text(t) for t in tokens]
-    for i in _NAME_FIELDS.get(rtype, ()):
+    for i in name_fields:
         if i < len(parts) and not tokens[i][1]:
             parts[i] = _absolute(parts[i], origin)
     if rtype == "SSHFP" and len(parts) > 3:
@@ -140,7 +141,7 @@ def _rdata_text(rtype: str, tokens: list[Tok], origin: str) -> str:
 
 
 def _ttl(value: str) -> int | None:
-    if value.isdigit():
+    if value.isdigit() and value.isascii():
         return int(value)
     if not value[:1].isdigit():
         return None
@@ -148,6 +149,22 @@ def _ttl(value: str) -> int | None:
         return int(dns.ttl.from_text(value))
     except dns.ttl.BadTTL:
         return None
+
+
+def _quoted_line(raw: str) -> list[Tok] | None:
+    """Tokens of a one-line entry with plain quoted strings (what dns.tokenizer gives), or None
+    when the line needs the tokenizer (escapes, parentheses, unbalanced quotes)."""
+    tokens: list[Tok] = []
+    for quoted, word, other in _LINE_TOKEN.findall(raw):
+        if word:
+            tokens.append((word, False))
+        elif other:
+            if other != ";":
+                return None
+            break
+        else:
+            tokens.append((quoted, True))
+    return tokens
 
 
 def _entries(text: str) -> Iterator[tuple[int, bool, list[Tok]]]:
@@ -162,10 +179,14 @@ def _entries(text: str) -> Iterator[tuple[int, bool, list[Tok]]]:
         nl = text.find("\n", pos)
         end = size if nl < 0 else nl
         raw = text[pos:end]
+        simple: list[Tok] | None = None
         if not _SPECIAL.search(raw):
-            words = raw.split()
-            if words:
-                yield line, raw[0] in " \t", [(w, False) for w in words]
+            simple = [(w, False) for w in raw.split()]
+        elif '"' in raw:
+            simple = _quoted_line(raw)
+        if simple is not None:
+            if simple:
+                yield line, raw[0] in " \t", simple
             pos, line = end + 1, line + 1
             continue
         stream.seek(pos)
@@ -188,8 +209,15 @@ def _entries(text: str) -> Iterator[tuple[int, bool, list[Tok]]]:
         pos, line = stream.tell(), tok.line_number
 
 
-def _read(text: str, max_records: int | None) -> tuple[list[_Raw], tuple[_Raw, dns.rdata.Rdata] | None]:
-    """The raw records of the file and its SOA (parsed by dnspython)."""
+Progress = Callable[[int], None]
+_PROGRESS_EVERY = 8192
+
+
+def _read(text: str, max_records: int | None, progress: Progress | None = None
+          ) -> tuple[list[_Raw], tuple[_Raw, dns.rdata.Rdata] | None]:
+    """The raw records of the file and its SOA (parsed by dnspython); ``progress`` gets
+    0..50 (percent of the whole parse) as lines are read."""
+    lines_total = max(text.count("\n"), 1)
     origin: str | None = None
     default_ttl: int | None = None
     last_ttl: int | None = None
@@ -234,7 +262,9 @@ def _read(text: str, max_records: int | None) -> tuple[list[_Raw], tuple[_Raw, d
                 if i >= len(tokens):
                     break
                 word = tokens[i][0]
-                if ttl is None and (value := _ttl(word)) is not None:
+                if ttl is None and word.isdigit() and word.isascii():
+                    ttl = int(word)
+                elif ttl is None and (value := _ttl(word)) is not None:
                     ttl = value
                 elif word.upper() == "IN":
                     pass
@@ -264,13 +294,15 @@ def _read(text: str, max_records: int | None) -> tuple[list[_Raw], tuple[_Raw, d
                     ttl = rd.minimum  # type: ignore[attr-defined]
                 if soa is not None:
                     raise ZoneFileError("more than one SOA record", line)
-                soa = (_Raw(last_name, ttl, "SOA", soa_text, line), rd)
+                soa = ((last_name, ttl, "SOA", soa_text, line), rd)
                 last_ttl = ttl
                 continue
             if ttl is None:
                 raise ZoneFileError("missing TTL (no $TTL and no TTL before)", line)
             last_ttl = ttl
-            out.append(_Raw(last_name, ttl, rtype, _rdata_text(rtype, data, origin), line))
+            out.append((last_name, ttl, rtype, _rdata_text(rtype, data, origin), line))
+            if progress is not None and not len(out) % _PROGRESS_EVERY:
+                progress(min(50, line * 50 // lines_total))
             if max_records is not None and len(out) > max_records:
                 raise ZoneFileError(f"more than {max_records} records", line)
     except dns.exception.DNSException as exc:
@@ -286,67 +318,81 @@ def _email(rname: dns.name.Name) -> str:
     return labels[0] + "@" + ".".join(labels[1:])
 
 
-def parse_zone(text: str, *, min_ttl: int | None = None,
-               max_records: int | None = None) -> ParsedZone:
+def parse_zone(text: str, *, min_ttl: int | None = None, max_records: int | None = None,
+               progress: Progress | None = None) -> ParsedZone:
     """Read and validate a zone file; raises :class:`ZoneFileError` naming the line.
 
     The zone is the owner of the (single) SOA; its TTL is the SOA's TTL. The SOA and the apex
     NS records are dropped (the zone gets its pool's, as Designate does). ``min_ttl``: TTLs
     below it are refused. Recordsets whose TTL equals the zone TTL inherit it (``ttl`` None),
-    so an export (which leaves such TTLs out) imports back unchanged.
+    so an export (which leaves such TTLs out) imports back unchanged. ``progress`` (optional)
+    is called now and then with the percentage done.
     """
-    raws, soa = _read(text, max_records)
+    raws, soa = _read(text, max_records, progress)
     if soa is None:
         raise ZoneFileError(SOA_REQUIRED)
-    soa_raw, soa_rd = soa
-    zone = soa_raw.name
+    (zone, soa_ttl, _, _, soa_line), soa_rd = soa
     problems = zone_name_problems(zone)
     if problems:
-        raise ZoneFileError(f"invalid zone name {zone}: {problems[0]}", soa_raw.line)
+        raise ZoneFileError(f"invalid zone name {zone}: {problems[0]}", soa_line)
     try:
         email = _email(soa_rd.rname)  # type: ignore[attr-defined]
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ZoneFileError(str(exc), soa_raw.line) from None
-    _check_ttl(soa_raw.ttl, soa_raw.line, min_ttl)
+        raise ZoneFileError(str(exc), soa_line) from None
+    _check_ttl(soa_ttl, soa_line, min_ttl)
     for timer in ("refresh", "retry", "expire", "minimum"):
         if getattr(soa_rd, timer) > 2147483647:
-            raise ZoneFileError(f"the SOA {timer} is larger than 2147483647", soa_raw.line)
+            raise ZoneFileError(f"the SOA {timer} is larger than 2147483647", soa_line)
+    # Owner names are lowercase already (_read); the zone is the SOA owner.
+    below = "." + zone
     groups: dict[tuple[str, str], list[_Raw]] = {}
     for raw in raws:
-        if not in_zone(raw.name, zone):
-            raise ZoneFileError(f"{raw.name} is outside the zone {zone}", raw.line)
-        if raw.type == "NS" and raw.name == zone:
-            continue
-        groups.setdefault((raw.name, raw.type), []).append(raw)
-    types_at: dict[str, list[str]] = {}
+        name = raw[0]
+        if name != zone and not name.endswith(below) and zone != ".":
+            raise ZoneFileError(f"{name} is outside the zone {zone}", raw[4])
+        key = (name, raw[2])
+        group = groups.get(key)
+        if group is None:
+            if raw[2] == "NS" and name == zone:
+                continue
+            groups[key] = [raw]
+        else:
+            group.append(raw)
+    types_at: dict[str, int] = {}
     rrsets: list[ImportedRRset] = []
+    good_ttls: set[int] = set()
+    step = max(len(groups) // 10, _PROGRESS_EVERY)
     for (name, rtype), items in groups.items():
+        if progress is not None and not len(rrsets) % step:
+            progress(50 + len(rrsets) * 50 // len(groups))
         first = items[0]
         problems = recordset_name_problems(name, rtype)
         if problems:
-            raise ZoneFileError(f"invalid name {name}: {problems[0]}", first.line)
+            raise ZoneFileError(f"invalid name {name}: {problems[0]}", first[4])
         try:
-            parsed = parse_records(rtype, name, [r.data for r in items])
+            pairs = parse_record_pairs(rtype, name, [r[3] for r in items])
         except InvalidObject as exc:
             entry = (exc.errors or [{}])[0]
             path = entry.get("path") or []
             index = path[1] if len(path) > 1 and isinstance(path[1], int) else 0
             bad = items[min(index, len(items) - 1)]
-            raise ZoneFileError(str(entry.get("message") or exc.message), bad.line) from None
-        ttl = min(r.ttl for r in items)
-        _check_ttl(ttl, first.line, min_ttl)
-        types_at.setdefault(name, []).append(rtype)
-        rrsets.append(ImportedRRset(name, rtype, None if ttl == soa_raw.ttl else ttl,
-                                    [(p.data, p.wire) for p in parsed], first.line))
+            raise ZoneFileError(str(entry.get("message") or exc.message), bad[4]) from None
+        ttl = first[1] if len(items) == 1 else min(r[1] for r in items)
+        if ttl not in good_ttls:
+            _check_ttl(ttl, first[4], min_ttl)
+            good_ttls.add(ttl)
+        types_at[name] = types_at.get(name, 0) + 1
+        rrsets.append(ImportedRRset(name, rtype, None if ttl == soa_ttl else ttl, pairs,
+                                    first[4]))
     for rs in rrsets:
         if rs.type == "CNAME":
             if rs.name == zone:
                 raise ZoneFileError("a CNAME is not allowed at the zone apex", rs.line)
-            if len(types_at[rs.name]) > 1:
+            if types_at[rs.name] > 1:
                 raise ZoneFileError(f"the CNAME {rs.name} shares its name with other records",
                                     rs.line)
     s = soa_rd
-    return ParsedZone(zone, soa_raw.ttl, email, s.serial, s.refresh, s.retry,  # type: ignore[attr-defined]
+    return ParsedZone(zone, soa_ttl, email, s.serial, s.refresh, s.retry,  # type: ignore[attr-defined]
                       s.expire, s.minimum, rrsets)  # type: ignore[attr-defined]
 
 

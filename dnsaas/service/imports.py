@@ -1,6 +1,7 @@
 """Zone imports (designate-api.md §1.5): an import task row, then a background task that parses
-and validates the file (in a thread), creates the zone with all its recordsets in one
-transaction (one job), and ends the task COMPLETE or ERROR with Designate's messages."""
+and validates the file (in a worker process, :mod:`dnsaas.parsepool`, reporting progress),
+creates the zone with all its recordsets in one transaction (one job), and ends the task COMPLETE
+or ERROR with Designate's messages."""
 
 from __future__ import annotations
 
@@ -13,17 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dnsaas.context import Context
 from dnsaas.errors import DnsaasError, DuplicateZone, InvalidTTL, OverQuota, ZoneImportNotFound
+from dnsaas.parsepool import parse_zone_async
 from dnsaas.service import changes
 from dnsaas.service.base import ctx_project_filter, iso
 from dnsaas.service.listing import ListParams, Page, fetch_page, like_or_equal
 from dnsaas.service.zones import ZoneService
 from dnsaas.storage import tables as t
-from dnsaas.zonefile import MESSAGE_MAX, ParsedZone, ZoneFileError, parse_zone
+from dnsaas.zonefile import MESSAGE_MAX, ParsedZone, ZoneFileError
 
 log = logging.getLogger(__name__)
 
 TASK_SORT_KEYS = frozenset({"created_at", "id", "updated_at"})
 TASK_FILTERS = frozenset({"status", "message", "zone_id"})
+PARSE_SHARE = 80  # progress % at the end of parsing and validation; the insert does the rest
 
 
 def import_dict(row: Any) -> dict[str, Any]:
@@ -122,11 +125,15 @@ class ImportService(ZoneService):
     async def _import(self, ctx: Context, import_id: str, zonefile: str) -> tuple[str | None, str]:
         """Parse, check quotas, create; returns (zone id or None, message)."""
         min_ttl = None if ctx.is_admin else self.settings.min_ttl
+
+        async def parse_progress(percent: int) -> None:
+            await self._progress(import_id, percent * PARSE_SHARE // 100)
         try:
-            parsed: ParsedZone = await asyncio.to_thread(parse_zone, zonefile, min_ttl=min_ttl)
+            parsed: ParsedZone = await parse_zone_async(zonefile, min_ttl=min_ttl,
+                                                        on_progress=parse_progress)
         except ZoneFileError as exc:
             return None, exc.message
-        await self._progress(import_id, 50)
+        await self._progress(import_id, PARSE_SHARE)
         try:
             await self._check_import_quotas(ctx, parsed)
             zone = await self.create_zone(

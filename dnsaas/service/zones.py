@@ -455,6 +455,11 @@ async def insert_rrsets(conn: AsyncConnection, zone: Any, project: str,
     (none when ``want_rrs`` is False, which saves building them for big imports)."""
     rs_rows, rec_rows, rrs = [], [], []
     serial = zone.serial if serial is None else serial
+    if not want_rrs and len(rrsets) + sum(len(rs["records"]) for rs in rrsets) >= bulk.BULK_MIN_ROWS:
+        counted = await bulk.insert_rrsets(conn, zone, project, rrsets, now, serial)
+        await conn.execute(t.zones.update().where(t.zones.c.id == zone.id).values(
+            recordset_count=t.zones.c.recordset_count + counted))
+        return rrs
     for rs in rrsets:
         rs_id = changes.new_id()
         managed = bool(rs.get("managed"))
