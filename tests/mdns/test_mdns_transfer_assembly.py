@@ -236,3 +236,16 @@ def test_cache_shares_one_budget_and_drops_old_serials() -> None:
     assert cache.nbytes == 600
     cache.put("x", 1, transfer.Rendered([(1, b"e" * 2000)], 2000, 1))  # over budget: not kept
     assert cache.get("x", 1) is None and cache.nbytes == 600
+
+
+async def test_failed_assembly_falls_back_within_the_snapshot(service: Service, admin: Context,
+                                                              zone: dict[str, Any],
+                                                              monkeypatch: Any) -> None:
+    expected = await service_rrs(service, admin, zone)
+    # e.g. a zone over PostgreSQL's 1 GB value limit: the query fails, the savepoint keeps the
+    # snapshot usable and the Python path renders the same transfer
+    monkeypatch.setattr(transfer, "_PG_AXFR", sa.text("SELECT 1 / 0 AS blob"))
+    if service.engine.dialect.name == "postgresql":
+        assert await render(service, "example.test.", transfer._render_axfr_pg) is None
+    rrs = parse_bodies("example.test.", await render(service, "example.test."))
+    assert rrs[0][1] == rrs[-1][1] == "SOA" and sorted(rrs[1:-1]) == sorted(expected)
