@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import glob
 import json
 import os
 import platform
@@ -47,8 +49,26 @@ from dnsaas.testing.peers import BindServer, KnotServer, PowerDNSServer
 from dnsaas.testing.ports import free_port
 
 RESULTS = Path(__file__).parent / "results"
+#: BIND's defaults allow 2 concurrent inbound transfers per primary (10 in all): with 20 zones
+#: changing at once, refreshes queue behind each other for seconds. Production configs should
+#: raise these the same way (README/pools docs); the launcher's config is otherwise unchanged.
+BIND_TRANSFER_OPTIONS = "    transfers-in 100;\n    transfers-per-ns 100;\n"
+
+
+class TunedBindServer(BindServer):
+    """The test launcher's BIND plus :data:`BIND_TRANSFER_OPTIONS`."""
+
+    def _write_config(self) -> None:
+        super()._write_config()
+        text = self.named_conf.read_text().replace(
+            "    serial-query-rate 1000;\n", "    serial-query-rate 1000;\n" + BIND_TRANSFER_OPTIONS, 1)
+        if BIND_TRANSFER_OPTIONS not in text:
+            raise RuntimeError("named.conf has no 'serial-query-rate 1000;' line to extend")
+        self.named_conf.write_text(text)
+
+
 PEERS: dict[str, type[BindServer | KnotServer | PowerDNSServer]] = {
-    "bind": BindServer, "knot": KnotServer, "pdns": PowerDNSServer}
+    "bind": TunedBindServer, "knot": KnotServer, "pdns": PowerDNSServer}
 HEADERS = {"X-Auth-Project-ID": "bench", "X-Auth-User-ID": "bench", "X-Roles": "member",
            "Content-Type": "application/json"}
 
@@ -366,6 +386,7 @@ async def sustained(http: aiohttp.ClientSession, api: str, probe: Prober,
     lags: list[float] = []
     late: list[float] = []
     errors = 0
+    statuses: collections.Counter[str] = collections.Counter()
     issued = 0
     slots = asyncio.Semaphore(max_inflight)
     done_posting = asyncio.Event()
@@ -383,9 +404,12 @@ async def sustained(http: aiohttp.ClientSession, api: str, probe: Prober,
             async with http.post(f"{api}/zones/{z['id']}/recordsets", json={
                     "name": name, "type": "A", "records": [data]}) as r:
                 ok = r.status == 202
-                await r.read()
-        except aiohttp.ClientError:
+                body = await r.read()
+                if not ok:
+                    statuses[f"{r.status} {body[:80].decode(errors='replace')}"] += 1
+        except aiohttp.ClientError as exc:
             ok = False
+            statuses[type(exc).__name__] += 1
         finally:
             slots.release()
         t0 = time.monotonic()
@@ -439,7 +463,7 @@ async def sustained(http: aiohttp.ClientSession, api: str, probe: Prober,
     await asyncio.gather(*pollers)
     missed = sum(len(q) for q in pending.values())
     return {"target_rate": rate, "seconds": seconds, "changes": total, "issued": issued,
-            "accepted": issued - errors, "errors": errors,
+            "accepted": issued - errors, "errors": errors, "error_kinds": dict(statuses),
             "achieved_rate": round((issued - errors) / issue_seconds, 1) if issue_seconds else None,
             "post_start_late": summary(late), "not_answered": missed, "lag": summary(lags),
             "probes_sent": probe.sent}
@@ -507,6 +531,9 @@ async def bench_peer(kind: str, quick: bool, workdir: Path, *, rate: float,
             probe.close()
         stack.stop()
         if peer is not None:
+            if peer.workdir is not None:  # the peer's own logs, next to api/worker/mdns logs
+                for log in glob.glob(os.path.join(peer.workdir, "*.log")):
+                    shutil.copy(log, workdir / f"{kind}-{os.path.basename(log)}")
             peer.stop()
         name = db_url.rsplit("/", 1)[1]
         try:
@@ -552,6 +579,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     return {"benchmark": "propagation", "quick": args.quick, "host": platform.node(),
             "cpus": os.cpu_count(), "python": platform.python_version(),
             "driven_through": "REST API (dnsaas api, noauth) as a separate process",
+            "bind_extra_options": BIND_TRANSFER_OPTIONS.split(),
             "note": "load averages are of the whole (shared) machine; cpu_s are per process "
                     "(api incl. forked workers, the peer daemon, and this benchmark)",
             "results": results}

@@ -91,17 +91,26 @@ class _SoaProbe(asyncio.DatagramProtocol):
         key = (endpoint[0], endpoint[1], random.randrange(65536))
         while key in self.waiting:
             key = (endpoint[0], endpoint[1], random.randrange(65536))
-        fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[bytes] = loop.create_future()
         self.waiting[key] = fut
         assert self.transport is not None
+        # a timer instead of asyncio.wait_for, which wraps every poll in a task of its own
+        timer = loop.call_later(wait, _expire, fut)
         try:
             self.transport.sendto(struct.pack("!HHHHHH", key[2], 0, 1, 0, 0, 0) + qname
                                   + b"\0\x06\0\x01", endpoint)
-            return await asyncio.wait_for(fut, wait)
+            return await fut
         except (TimeoutError, OSError):
             return None
         finally:
+            timer.cancel()
             self.waiting.pop(key, None)
+
+
+def _expire(fut: asyncio.Future[bytes]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
 
 
 _probes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SoaProbe] = \
