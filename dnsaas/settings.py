@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     mdns_host: str = Field("127.0.0.1", description="mdns listen address (UDP and TCP)")
     mdns_port: int = Field(5354, description="mdns listen port (UDP and TCP)")
     config: str | None = Field(None, description="Path of an optional YAML/JSON config file")
+    db_pool_size: int = Field(20, ge=1, description="PostgreSQL connections each process keeps "
+                              "open (as many again may be opened under bursts)")
 
     # Designate defaults (designate-api.md §3).
     default_pool_id: str = Field(DEFAULT_POOL_ID, description="Pool given to new zones")

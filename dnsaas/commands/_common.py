@@ -33,7 +33,7 @@ async def open_database(settings: Settings, *, auto_migrate: bool | None = None,
     """An engine on a prepared database (embedded SQLite is migrated automatically)."""
     from dnsaas.storage import bootstrap, db
 
-    engine = db.create_engine(settings.database_url)
+    engine = db.create_engine(settings.database_url, pool_size=settings.db_pool_size)
     for line in await bootstrap.prepare(engine, settings, auto_migrate=auto_migrate):
         if report:
             report(line)

@@ -21,7 +21,7 @@ from dnsaas.errors import (
 )
 from dnsaas.names import in_zone, is_subdomain, parent_names, recordset_name_problems, ttl_problems
 from dnsaas.records import SUPPORTED_TYPES, ParsedRecord, parse_records
-from dnsaas.service import changes
+from dnsaas.service import changes, pgfast
 from dnsaas.service.base import iso
 from dnsaas.service.listing import ListParams, Page, fetch_page, int_filter, like_or_equal
 from dnsaas.service.zones import DESCRIPTION_MAX, ZoneService, insert_rrsets
@@ -152,6 +152,9 @@ class RecordsetService(ZoneService):
 
     # --- reads ------------------------------------------------------------------------------
     async def get_recordset(self, ctx: Context, zone_id: str, rs_id: str) -> dict[str, Any]:
+        if pgfast.enabled(self.engine):
+            return await pgfast.get_recordset(self.engine, ctx, zone_id, rs_id)
+
         async def run(conn: AsyncConnection) -> dict[str, Any]:
             await self.zone_row(conn, ctx, zone_id)
             row = (await conn.execute(sa.select(*_rs_cols).join(
@@ -176,6 +179,12 @@ class RecordsetService(ZoneService):
     async def list_recordsets(self, ctx: Context, zone_id: str | None,
                               params: ListParams) -> Page:
         """Recordsets of one zone, or of every visible zone when ``zone_id`` is None."""
+        if (zone_id is not None and not params.filters and params.marker is None
+                and pgfast.enabled(self.engine)):
+            items, count = await pgfast.zone_recordsets(self.engine, ctx, zone_id,
+                                                        params.sort_key, params.sort_dir,
+                                                        params.limit)
+            return Page(items, count if params.count else None, params.limit)
         where: list[sa.ColumnElement[bool]] = []
         if zone_id is not None:
             where.append(t.recordsets.c.zone_id == zone_id)
@@ -214,7 +223,14 @@ class RecordsetService(ZoneService):
         if rtype == "SOA":
             raise BadRequest("Creating a SOA recordset is not allowed")
         parsed = parse_records(rtype, name, values["records"])
+        if pgfast.enabled(self.engine):
+            return await pgfast.create_recordset(self, ctx, zone_id, name, rtype, values, parsed)
+        return await self._create_recordset_sa(ctx, zone_id, name, rtype, values, parsed)
 
+    async def _create_recordset_sa(self, ctx: Context, zone_id: str, name: str, rtype: str,
+                                   values: dict[str, Any],
+                                   parsed: list[ParsedRecord]) -> dict[str, Any]:
+        """The create on SQLAlchemy (SQLite, and cases the PostgreSQL hot path leaves out)."""
         async def run(conn: AsyncConnection) -> dict[str, Any]:
             zone = await self.zone_row(conn, ctx, zone_id, lock=True)
             self._writable(zone)

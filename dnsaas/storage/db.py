@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -23,8 +24,27 @@ T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, foreign keys and a busy timeout."""
+DEFAULT_POOL_SIZE = 20
+
+
+def _asyncpg_connect_args(url: str) -> dict[str, Any]:
+    """Driver options: a prepared-statement cache large enough for every statement the service
+    issues, and no SSL negotiation (a wasted round trip per connect) unless the URL or the
+    environment asks for SSL."""
+    args: dict[str, Any] = {"timeout": 5, "command_timeout": 30,
+                            "prepared_statement_cache_size": 500}
+    query = sa.make_url(url).query
+    if not ({"ssl", "sslmode"} & set(query)) and "PGSSLMODE" not in os.environ:
+        args["ssl"] = False
+    return args
+
+
+def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, foreign keys and a busy timeout.
+
+    PostgreSQL: ``pool_size`` connections are kept open (default :data:`DEFAULT_POOL_SIZE`,
+    ``DNSAAS_DB_POOL_SIZE`` for the commands), as many again may be opened under bursts.
+    """
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
@@ -51,9 +71,10 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             dbapi_conn.isolation_level = None
 
         return engine
+    size = pool_size or DEFAULT_POOL_SIZE
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=False,
-        connect_args={"timeout": 5, "command_timeout": 30},
+        url, pool_size=size, max_overflow=size, pool_pre_ping=False,
+        connect_args=_asyncpg_connect_args(url),
     )
 
 
@@ -99,7 +120,25 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 
 
+def _driver_code(exc: BaseException) -> str | None:
+    """The SQLSTATE of an error raised by the raw asyncpg connection (hot paths use it)."""
+    code = getattr(exc, "sqlstate", None)
+    return code if isinstance(code, str) else None
+
+
+def _driver_unavailable(exc: BaseException) -> bool:
+    """A raw asyncpg error that means the connection or the server is gone."""
+    try:
+        from asyncpg import exceptions as pg_exc
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        return False
+    return isinstance(exc, (pg_exc.ConnectionDoesNotExistError, pg_exc.PostgresConnectionError,
+                            pg_exc.OperatorInterventionError))
+
+
 def _is_retryable(exc: BaseException) -> bool:
+    if not isinstance(exc, DBAPIError) and _driver_code(exc) in _RETRYABLE_SQLSTATES:
+        return True
     if isinstance(exc, DBAPIError):
         orig = exc.orig
         code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
@@ -113,7 +152,7 @@ def _is_retryable(exc: BaseException) -> bool:
 
 
 def _is_unavailable(exc: BaseException) -> bool:
-    if isinstance(exc, (ConnectionError, OSError, asyncio.TimeoutError)):
+    if isinstance(exc, (ConnectionError, OSError, asyncio.TimeoutError)) or _driver_unavailable(exc):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True

@@ -1,0 +1,382 @@
+"""PostgreSQL hot paths on the raw asyncpg connection: the API's most frequent calls (zone and
+recordset GETs, recordset lists, the ``?name=`` zone lookup, recordset creates) as a few
+prepared statements each, without building SQLAlchemy expression trees per call.
+
+The connection still comes from the engine's pool (``engine.connect()``, through which no
+SQLAlchemy statement is run, so SQLAlchemy never opens a transaction on it). SQLite, and every
+case a hot path does not cover (markers, filters), stays on the SQLAlchemy path; the tests run
+both. Semantics are those of the SQLAlchemy path, statement for statement:
+
+* Visibility is the same condition as ``ZoneService.visible_zone_by_id``: live zones, no
+  CATALOG zones for non-admins, the own project or a zone shared with it unless an admin lists
+  all projects.
+* A recordset create is validated from one read (the zone row, the names and types at the
+  owner name, nearby zones, quotas, the SOA record and the pool's SOA mname) and written by
+  ONE statement: a data-modifying CTE that raises the serial, inserts the recordset and its
+  records, rewrites the SOA, appends the journal entry and upserts the propagation job (with
+  its ``pg_notify``). A single statement is a transaction of its own, and it takes the zone
+  row lock in its first sub-statement, so the lock is held for that one statement only. The
+  zone UPDATE is guarded by the version and serial that were read: every change of the zone's
+  recordsets or serial raises ``zones.version``, so a matching row means the validation still
+  holds and ``max(old + 1, now)`` is computed from the current serial. When the guard fails
+  (another write won), the create is redone in a transaction that reads with ``FOR UPDATE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from dnsaas import wire
+from dnsaas.context import Context
+from dnsaas.errors import (
+    DuplicateRecordSet,
+    InvalidRecordSetLocation,
+    OverQuota,
+    RecordSetNotFound,
+    ZoneNotFound,
+)
+from dnsaas.names import in_zone, is_subdomain, parent_names
+from dnsaas.service import changes
+from dnsaas.service.base import iso
+from dnsaas.storage.db import in_transaction
+
+if TYPE_CHECKING:
+    from dnsaas.records import ParsedRecord
+    from dnsaas.service.recordsets import RecordsetService
+
+ZONE_COLUMNS = ("z.id, z.pool_id, z.project_id, z.name, z.email, z.ttl, z.serial, z.status, "
+                "z.action, z.version, z.created_at, z.updated_at, z.description, z.type, "
+                "z.masters, z.attributes, z.transferred_at")
+RS_COLUMNS = ("rs.id, rs.project_id, rs.zone_id, rs.name, rs.type, rs.ttl, rs.description, "
+              "rs.status, rs.action, rs.version, rs.created_at, rs.updated_at")
+# $2 admin, $3 all projects, $4 project: ZoneService.visible_zone_by_id as one condition.
+VISIBLE = ("z.deleted_at IS NULL AND ($2::boolean OR z.type <> 'CATALOG') AND ($3::boolean "
+           "OR z.project_id = $4::text OR EXISTS (SELECT 1 FROM shared_zones sz "
+           "WHERE sz.zone_id = z.id AND sz.target_project_id = $4::text))")
+SHARED = "EXISTS (SELECT 1 FROM shared_zones s WHERE s.zone_id = z.id) AS shared"
+RECORDS = ("ARRAY(SELECT r.data FROM records r WHERE r.recordset_id = rs.id "
+           "ORDER BY r.created_at, r.id) AS records")
+
+GET_ZONE = f"SELECT {ZONE_COLUMNS}, {SHARED} FROM zones z WHERE z.id = $1::text AND {VISIBLE}"
+
+GET_RECORDSET = (
+    f"SELECT z.name AS zone_name, {RS_COLUMNS}, {RECORDS} FROM zones z "
+    f"LEFT JOIN recordsets rs ON rs.zone_id = z.id AND rs.id = $5::text "
+    f"WHERE z.id = $1::text AND {VISIBLE}")
+
+# Sort columns as fetch_page maps them; PostgreSQL's default NULL placement (last ascending,
+# first descending) is the one fetch_page asks for.
+ZONE_SORT = {"created_at": "created_at", "id": "id", "updated_at": "updated_at", "name": "name",
+             "tenant_id": "project_id", "serial": "serial", "ttl": "ttl", "status": "status"}
+RS_SORT = {"created_at": "created_at", "id": "id", "updated_at": "updated_at",
+           "zone_id": "zone_id", "tenant_id": "project_id", "name": "name", "type": "type",
+           "ttl": "ttl", "records": "name"}
+
+
+def _order(alias: str, column: str, direction: str) -> str:
+    d = "ASC" if direction == "asc" else "DESC"
+    return f"{alias}.{column} {d}, {alias}.id {d}"
+
+
+def zones_by_name_sql(sort_key: str, sort_dir: str) -> str:
+    """Every visible zone called $1 (few: names are unique per pool), in page order."""
+    return (f"SELECT {ZONE_COLUMNS}, {SHARED} FROM zones z WHERE z.name = $1::text AND "
+            f"{VISIBLE} ORDER BY {_order('z', ZONE_SORT[sort_key], sort_dir)}")
+
+
+def zone_recordsets_sql(sort_key: str, sort_dir: str) -> str:
+    """The zone's count and name, and its first $5 recordsets with their records."""
+    order = _order("s", RS_SORT[sort_key], sort_dir)
+    return (
+        f"SELECT z.recordset_count, z.name AS zone_name, {RS_COLUMNS}, {RECORDS} FROM zones z "
+        f"LEFT JOIN LATERAL (SELECT * FROM recordsets s WHERE s.zone_id = z.id "
+        f"ORDER BY {order} LIMIT $5::int) rs ON true "
+        f"WHERE z.id = $1::text AND {VISIBLE} ORDER BY {_order('rs', RS_SORT[sort_key], sort_dir)}")
+
+
+CREATE_READ = f"""
+SELECT z.id, z.project_id, z.pool_id, z.name, z.email, z.ttl, z.refresh, z.retry, z.expire,
+       z.minimum, z.serial, z.type, z.status, z.action, z.version, z.recordset_count,
+       ARRAY(SELECT o.type FROM recordsets o WHERE o.zone_id = z.id AND o.name = $5::text)
+         AS others,
+       ARRAY(SELECT c.name FROM zones c WHERE c.name = ANY($6::text[]) AND c.deleted_at IS NULL)
+         AS nearby,
+       ARRAY(SELECT q.resource FROM quotas q WHERE q.project_id = z.project_id
+             ORDER BY q.resource) AS quota_resources,
+       ARRAY(SELECT q.hard_limit FROM quotas q WHERE q.project_id = z.project_id
+             ORDER BY q.resource) AS quota_limits,
+       soa.id AS soa_id, soa.rdata AS soa_rdata,
+       (SELECT n.hostname FROM pool_ns_records n WHERE n.pool_id = z.pool_id
+        ORDER BY n.created_at, n.priority LIMIT 1) AS mname
+FROM zones z
+LEFT JOIN LATERAL (SELECT rec.id, rec.rdata FROM records rec
+                   JOIN recordsets s ON rec.recordset_id = s.id
+                   WHERE s.zone_id = z.id AND s.name = z.name AND s.type = 'SOA' LIMIT 1) soa
+  ON true
+WHERE z.id = $1::text AND {VISIBLE}"""
+
+ZONE_RECORDS_COUNT = ("SELECT count(*) FROM (SELECT 1 FROM records WHERE zone_id = $1::text "
+                      "AND managed IS false LIMIT $2::int) bounded")
+
+CREATE_WRITE = """
+WITH z AS (
+  UPDATE zones SET serial = $4::bigint, status = 'PENDING', updated_at = $5::timestamp,
+         version = version + 1, recordset_count = recordset_count + 1,
+         action = CASE WHEN action IN ('CREATE', 'DELETE') AND status = 'PENDING' THEN action
+                       ELSE 'UPDATE' END
+   WHERE id = $1::text AND version = $2::int AND serial = $3::bigint AND deleted_at IS NULL
+  RETURNING id
+), rs AS (
+  INSERT INTO recordsets (id, zone_id, project_id, name, type, ttl, rr_prefix, description,
+                          managed, status, action, serial, version, created_at)
+  SELECT $6::text, z.id, $7::text, $8::text, $9::text, $10::int, $11::bytea, $12::text, false,
+         'PENDING', 'CREATE', $4::bigint, 1, $5::timestamp FROM z
+  RETURNING id
+), rec AS (
+  INSERT INTO records (id, recordset_id, zone_id, data, rdata, managed, status, action, serial,
+                       version, created_at)
+  SELECT u.id, rs.id, $1::text, u.data, u.rdata, false, 'PENDING', 'CREATE', $4::bigint, 1,
+         $5::timestamp
+    FROM rs, unnest($13::text[], $14::text[], $15::bytea[]) AS u(id, data, rdata)
+  RETURNING 1
+), soa AS (
+  UPDATE records SET data = $17::text, rdata = $18::bytea, serial = $4::bigint,
+         updated_at = $5::timestamp
+   WHERE id = $16::text AND EXISTS (SELECT 1 FROM z)
+  RETURNING 1
+), ch AS (
+  INSERT INTO zone_changes (zone_id, serial_from, serial_to, removed, added, removed_count,
+                            added_count, incremental, created_at)
+  SELECT z.id, $3::bigint, $4::bigint, $19::bytea, $20::bytea, 0, $21::int, true,
+         $5::timestamp FROM z
+  RETURNING 1
+), job AS (
+  INSERT INTO jobs (id, zone_id, kind, state, target_serial, attempts, run_after, payload,
+                    created_at)
+  SELECT $22::text, z.id, 'propagate', 'pending', $4::bigint, 0, $5::timestamp, '{}'::json,
+         $5::timestamp FROM z
+  ON CONFLICT (zone_id, kind) DO UPDATE SET
+    target_serial = GREATEST(jobs.target_serial, excluded.target_serial),
+    state = CASE WHEN jobs.state = 'running' THEN 'running' ELSE 'pending' END,
+    attempts = 0, run_after = excluded.run_after, payload = excluded.payload,
+    last_error = NULL, updated_at = $5::timestamp
+  RETURNING pg_notify('""" + changes.JOBS_CHANNEL + """', jobs.zone_id)
+)
+SELECT (SELECT count(*) FROM z) AS zones, (SELECT count(*) FROM rec) AS records,
+       (SELECT count(*) FROM soa) AS soa, (SELECT count(*) FROM ch) AS changes,
+       (SELECT count(*) FROM job) AS jobs"""
+
+PRUNE = ("DELETE FROM zone_changes WHERE zone_id = $1::text AND id <= (SELECT id FROM "
+         "zone_changes WHERE zone_id = $1::text ORDER BY id DESC OFFSET $2::int LIMIT 1)")
+
+
+class Rec:
+    """Attribute access over an asyncpg record (what the dict builders expect)."""
+
+    __slots__ = ("_r",)
+
+    def __init__(self, record: Any):
+        self._r = record
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._r[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def enabled(engine: AsyncEngine) -> bool:
+    """True when the hot paths apply (PostgreSQL through asyncpg)."""
+    return engine.dialect.driver == "asyncpg"
+
+
+async def driver_of(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under an SQLAlchemy connection."""
+    return (await conn.get_raw_connection()).driver_connection
+
+
+@asynccontextmanager
+async def driver(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """A pooled asyncpg connection, outside any transaction (each statement commits alone)."""
+    async with engine.connect() as conn:
+        yield await driver_of(conn)
+
+
+def visibility(ctx: Context) -> tuple[bool, bool, str]:
+    """The ($2, $3, $4) parameters of :data:`VISIBLE` for ``ctx``."""
+    everything = bool(ctx.all_projects and ctx.is_admin and not ctx.sudo_project_id)
+    return ctx.is_admin, everything, "" if everything else ctx.require_project()
+
+
+def recordset_out(row: Any, records: list[str]) -> dict[str, Any]:
+    """A recordset row (with ``zone_name``) as the API shows it."""
+    return {
+        "id": row["id"], "project_id": row["project_id"], "zone_id": row["zone_id"],
+        "zone_name": row["zone_name"], "name": row["name"], "type": row["type"],
+        "ttl": row["ttl"], "records": records, "description": row["description"],
+        "status": row["status"], "action": row["action"], "version": row["version"],
+        "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"]),
+    }
+
+
+# --- recordset create ---------------------------------------------------------------------------
+async def create_recordset(svc: RecordsetService, ctx: Context, zone_id: str, name: str,
+                           rtype: str, values: dict[str, Any],
+                           parsed: list[ParsedRecord]) -> dict[str, Any]:
+    """``RecordsetService.create_recordset`` after its input checks, on PostgreSQL."""
+    vis = visibility(ctx)
+    candidates = [name, *parent_names(name)]
+    rs_id = changes.new_id()
+    record_ids = [changes.new_id() for _ in parsed]
+
+    async def attempt(drv: Any, locked: bool) -> dict[str, Any] | None:
+        sql = CREATE_READ + (" FOR UPDATE OF z" if locked else "")
+        zone = await drv.fetchrow(sql, zone_id, *vis, name, candidates)
+        if zone is None:
+            raise ZoneNotFound()
+        z = Rec(zone)
+        svc._writable(z)
+        _check_location(z, name, rtype)
+        limits = svc.settings.quotas.model_dump()
+        limits.update(zip(zone["quota_resources"], (int(v) for v in zone["quota_limits"]),
+                          strict=True))
+        _quota(limits, "recordset_records", len(parsed), 0)
+        _quota(limits, "zone_recordsets", z.recordset_count, 1)
+        if limits["zone_records"] >= 0:
+            current = await drv.fetchval(ZONE_RECORDS_COUNT, z.id, limits["zone_records"] + 1)
+            _quota(limits, "zone_records", current, len(parsed))
+        if zone["soa_id"] is None:  # no SOA record: nothing for this path to rewrite
+            raise _Fallback()
+        serial = changes.next_serial(z.serial)
+        if serial % 16 == 0 and not locked:  # the journal is pruned: in a transaction
+            raise _Retry()
+        now = changes.utcnow()
+        zname = wire.name_wire(z.name)
+        text, soa_rdata = changes.soa_for(z, serial, zone["mname"] or "invalid.")
+        old_soa = wire.rr(zname, 6, z.ttl, zone["soa_rdata"])
+        new_soa = wire.rr(zname, 6, z.ttl, soa_rdata)
+        ttl = values.get("ttl")
+        owner, code = wire.name_wire(name), wire.type_code(rtype)
+        rr_ttl = changes.effective_ttl(ttl, z.ttl)
+        added = b"".join(wire.rr(owner, code, rr_ttl, p.wire) for p in parsed)
+        out = await drv.fetchrow(
+            CREATE_WRITE, z.id, z.version, z.serial, serial, now,
+            rs_id, ctx.project or z.project_id, name, rtype, ttl, wire.rr_prefix(name, rtype),
+            values.get("description"),
+            record_ids, [p.data for p in parsed], [p.wire for p in parsed],
+            zone["soa_id"], text, soa_rdata, old_soa, new_soa + added, len(parsed),
+            changes.new_id())
+        if out["zones"] == 0:
+            if locked:  # cannot happen: the row is locked and was just read
+                raise AssertionError("locked zone row changed")
+            raise _Retry()
+        if serial % 16 == 0:
+            await drv.execute(PRUNE, z.id, max(svc.settings.journal_retention, 0))
+        result = {
+            "id": rs_id, "project_id": ctx.project or z.project_id, "zone_id": z.id,
+            "zone_name": z.name, "name": name, "type": rtype, "ttl": ttl,
+            "records": [p.data for p in parsed], "description": values.get("description"),
+            "status": "PENDING", "action": "CREATE", "version": 1, "created_at": iso(now),
+            "updated_at": None, "_serial": serial,
+        }
+        return result
+
+    async def run(conn: AsyncConnection) -> dict[str, Any]:
+        drv = await driver_of(conn)
+        try:
+            result = await attempt(drv, locked=False)
+        except _Retry:
+            result = None
+        if result is None:
+            async with drv.transaction():
+                result = await attempt(drv, locked=True)
+        assert result is not None
+        return result
+
+    try:
+        return await in_transaction(svc.engine, run)
+    except _Fallback:
+        return await svc._create_recordset_sa(ctx, zone_id, name, rtype, values, parsed)
+
+
+class _Retry(Exception):
+    """The optimistic write lost to another write: redo it under the row lock."""
+
+
+class _Fallback(Exception):
+    """A case the hot path does not cover: use the SQLAlchemy path."""
+
+
+def _quota(limits: dict[str, int], resource: str, current: int, adding: int) -> None:
+    """``ServiceBase.check_quota`` with the current count known."""
+    limit = limits[resource]
+    if limit >= 0 and current + adding > limit:
+        raise OverQuota(f"Quota exceeded for {resource}.")
+
+
+def _check_location(zone: Any, name: str, rtype: str) -> None:
+    """``RecordsetService._check_location`` on the values the create read fetched."""
+    if not in_zone(name, zone.name):
+        raise InvalidRecordSetLocation("RecordSet belongs in a child zone or is not in the zone")
+    if rtype == "CNAME" and name == zone.name:
+        raise InvalidRecordSetLocation("CNAME recordsets may not be created at the zone apex")
+    if name != zone.name and any(is_subdomain(n, zone.name) for n in zone.nearby):
+        raise InvalidRecordSetLocation("RecordSet belongs in a child zone")
+    others = list(zone.others)
+    if rtype in others:
+        raise DuplicateRecordSet()
+    if (rtype == "CNAME" and others) or "CNAME" in others:
+        raise InvalidRecordSetLocation(
+            "CNAME recordsets may not share a name with any other records")
+
+
+# --- reads --------------------------------------------------------------------------------------
+async def get_zone(engine: AsyncEngine, ctx: Context, zone_id: str) -> Any:
+    """The visible zone row (with ``shared``), else 404."""
+    vis = visibility(ctx)
+    async with driver(engine) as drv:
+        row = await drv.fetchrow(GET_ZONE, zone_id, *vis)
+    if row is None:
+        raise ZoneNotFound()
+    return Rec(row)
+
+
+async def zones_by_name(engine: AsyncEngine, ctx: Context, name: str, sort_key: str,
+                        sort_dir: str) -> list[Any]:
+    """Every visible zone named ``name``, in page order."""
+    vis = visibility(ctx)
+    sql = zones_by_name_sql(sort_key, sort_dir)
+    async with driver(engine) as drv:
+        rows = await drv.fetch(sql, name, *vis)
+    return [Rec(r) for r in rows]
+
+
+async def get_recordset(engine: AsyncEngine, ctx: Context, zone_id: str,
+                        rs_id: str) -> dict[str, Any]:
+    """A recordset of a visible zone, with its records; 404 for either missing."""
+    vis = visibility(ctx)
+    async with driver(engine) as drv:
+        row = await drv.fetchrow(GET_RECORDSET, zone_id, *vis, rs_id)
+    if row is None:
+        raise ZoneNotFound()
+    if row["id"] is None:
+        raise RecordSetNotFound()
+    return recordset_out(row, list(row["records"]))
+
+
+async def zone_recordsets(engine: AsyncEngine, ctx: Context, zone_id: str, sort_key: str,
+                          sort_dir: str, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """The first ``limit`` recordsets of a visible zone and its recordset count."""
+    vis = visibility(ctx)
+    sql = zone_recordsets_sql(sort_key, sort_dir)
+    async with driver(engine) as drv:
+        rows = await drv.fetch(sql, zone_id, *vis, limit)
+    if not rows:
+        raise ZoneNotFound()
+    items = [recordset_out(r, list(r["records"])) for r in rows if r["id"] is not None]
+    return items, int(rows[0]["recordset_count"])
+
