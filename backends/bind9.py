@@ -69,11 +69,20 @@ class Bind9Backend(Backend):
         return f'{{ type secondary; primaries {{ {primaries} }}; file "{fname}"; }};'
 
     async def create_zone(self, zone: ZoneRef) -> None:
+        """``rndc addzone``; when the zone exists already (a retry or a repair after BIND did
+        not reach the serial within the poll timeout) ``rndc retransfer`` forces a full AXFR,
+        so a secondary stuck on a failing incremental transfer heals itself."""
         rc, out = await run_command(
             self._rndc("addzone", *self._zone_args(zone), self.zone_spec(zone)),
             self.options.timeout)
-        if rc != 0 and "already exists" not in out:
+        if rc == 0:
+            return
+        if "already exists" not in out:
             raise BackendError(f"rndc addzone {zone.name}: {out or rc}")
+        rc, out = await run_command(self._rndc("retransfer", *self._zone_args(zone)),
+                                    self.options.timeout)
+        if rc != 0:
+            raise BackendError(f"rndc retransfer {zone.name}: {out or rc}")
 
     async def delete_zone(self, zone: ZoneRef, hard_delete: bool = False) -> None:
         args = ["delzone"] + (["-clean"] if self.options.clean else [])
