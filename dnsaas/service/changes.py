@@ -71,13 +71,44 @@ def _mname_subquery(pool_id: Any) -> sa.ScalarSelect[Any]:
             .scalar_subquery())
 
 
+_SOA_ROW = (
+    sa.select(t.records.c.id, t.records.c.rdata,
+              _mname_subquery(sa.bindparam("b_pool_id", type_=t.zones.c.pool_id.type))
+              .label("mname"))
+    .join(t.recordsets, t.records.c.recordset_id == t.recordsets.c.id)
+    .where(t.recordsets.c.zone_id == sa.bindparam("b_zone_id", type_=t.zones.c.id.type),
+           t.recordsets.c.name == sa.bindparam("b_name", type_=t.zones.c.name.type),
+           t.recordsets.c.type == "SOA"))
+_WRITE_SOA = t.records.update().where(
+    t.records.c.id == sa.bindparam("b_id", type_=t.records.c.id.type)).values(
+    data=sa.bindparam("b_data", type_=t.records.c.data.type),
+    rdata=sa.bindparam("b_rdata", type_=t.records.c.rdata.type),
+    serial=sa.bindparam("b_serial", type_=t.records.c.serial.type),
+    updated_at=sa.bindparam("b_now", type_=t.records.c.updated_at.type))
+_JOURNAL = t.zone_changes.insert().values(
+    {c: sa.bindparam(f"b_{c}", type_=t.zone_changes.c[c].type)
+     for c in ("zone_id", "serial_from", "serial_to", "removed", "added", "removed_count",
+               "added_count", "incremental", "created_at")})
+
+
+def _bump_stmt(with_action: bool) -> Any:
+    values: dict[str, Any] = {
+        "serial": sa.bindparam("b_serial", type_=t.zones.c.serial.type), "status": "PENDING",
+        "updated_at": sa.bindparam("b_now", type_=t.zones.c.updated_at.type),
+        "version": sa.bindparam("b_version", type_=t.zones.c.version.type)}
+    if with_action:
+        values["action"] = "UPDATE"
+    return t.zones.update().where(
+        t.zones.c.id == sa.bindparam("b_zone_id", type_=t.zones.c.id.type)).values(values)
+
+
+_BUMP = {False: _bump_stmt(False), True: _bump_stmt(True)}
+
+
 async def _soa_row(conn: AsyncConnection, zone: Any) -> Any:
     """The zone's SOA record (id, rdata) and the pool's current SOA mname, in one query."""
-    return (await conn.execute(
-        sa.select(t.records.c.id, t.records.c.rdata, _mname_subquery(zone.pool_id).label("mname"))
-        .join(t.recordsets, t.records.c.recordset_id == t.recordsets.c.id)
-        .where(t.recordsets.c.zone_id == zone.id, t.recordsets.c.name == zone.name,
-               t.recordsets.c.type == "SOA"))).first()
+    return (await conn.execute(_SOA_ROW, {"b_pool_id": zone.pool_id, "b_zone_id": zone.id,
+                                          "b_name": zone.name})).first()
 
 
 async def soa_rr(conn: AsyncConnection, zone: Any) -> bytes:
@@ -94,8 +125,8 @@ async def write_soa(conn: AsyncConnection, zone: Any, serial: int, soa: Any = No
     mname = (soa.mname if soa is not None else None) or await soa_mname(conn, zone.pool_id)
     text, rdata = soa_for(zone, serial, mname)
     if soa is not None:
-        await conn.execute(t.records.update().where(t.records.c.id == soa.id)
-                           .values(data=text, rdata=rdata, serial=serial, updated_at=utcnow()))
+        await conn.execute(_WRITE_SOA, {"b_id": soa.id, "b_data": text, "b_rdata": rdata,
+                                        "b_serial": serial, "b_now": utcnow()})
     return wire.rr(wire.name_wire(zone.name), 6, zone.ttl, rdata)
 
 
@@ -122,16 +153,21 @@ async def commit_change(
     serial = next_serial(zone.serial) if serial is None else serial
     values: dict[str, Any] = dict(zone_values or {})
     values.update(serial=serial, status="PENDING", updated_at=now, version=zone.version + 1)
-    if zone.action not in ("CREATE", "DELETE") or zone.status != "PENDING":
+    with_action = zone.action not in ("CREATE", "DELETE") or zone.status != "PENDING"
+    if with_action:
         values["action"] = "UPDATE"
-    await conn.execute(t.zones.update().where(t.zones.c.id == zone.id).values(**values))
+    if zone_values:
+        await conn.execute(t.zones.update().where(t.zones.c.id == zone.id).values(**values))
+    else:  # the usual case: one statement built at import time
+        await conn.execute(_BUMP[with_action], {"b_zone_id": zone.id, "b_serial": serial,
+                                                "b_now": now, "b_version": zone.version + 1})
     merged = _Merged(zone, values)
     new_soa = await write_soa(conn, merged, serial, soa)
-    await conn.execute(t.zone_changes.insert().values(
-        zone_id=zone.id, serial_from=zone.serial, serial_to=serial,
-        removed=old_soa + b"".join(removed), added=new_soa + b"".join(added),
-        removed_count=len(removed), added_count=len(added), incremental=incremental,
-        created_at=now))
+    await conn.execute(_JOURNAL, {
+        "b_zone_id": zone.id, "b_serial_from": zone.serial, "b_serial_to": serial,
+        "b_removed": old_soa + b"".join(removed), "b_added": new_soa + b"".join(added),
+        "b_removed_count": len(removed), "b_added_count": len(added),
+        "b_incremental": incremental, "b_created_at": now})
     if serial % 16 == 0:
         await prune_journal(conn, zone.id, retention)
     await upsert_job(conn, zone.id, "propagate", serial)
@@ -160,17 +196,19 @@ async def prune_journal(conn: AsyncConnection, zone_id: str, keep: int) -> None:
             t.zone_changes.c.zone_id == zone_id, t.zone_changes.c.id <= cutoff))
 
 
-async def upsert_job(conn: AsyncConnection, zone_id: str, kind: str, target_serial: int,
-                     payload: dict[str, Any] | None = None, delay: float = 0.0) -> None:
-    """Create or move forward the zone's one job of ``kind`` (coalescing bursts)."""
-    now = utcnow()
-    run_after = now + timedelta(seconds=delay)
-    ins_mod = postgresql if conn.dialect.name == "postgresql" else sqlite
+def _build_upsert_job(dialect: str) -> Any:
+    """The job upsert for ``dialect``, built once: every call only binds values."""
+    ins_mod = postgresql if dialect == "postgresql" else sqlite
+    now = sa.bindparam("b_now", type_=t.jobs.c.created_at.type)
     stmt = ins_mod.insert(t.jobs).values(
-        id=new_id(), zone_id=zone_id, kind=kind, state="pending", target_serial=target_serial,
-        attempts=0, run_after=run_after, payload=payload or {}, created_at=now)
+        id=sa.bindparam("b_id", type_=t.jobs.c.id.type),
+        zone_id=sa.bindparam("b_zone_id", type_=t.jobs.c.zone_id.type),
+        kind=sa.bindparam("b_kind", type_=t.jobs.c.kind.type), state="pending",
+        target_serial=sa.bindparam("b_target", type_=t.jobs.c.target_serial.type),
+        attempts=0, run_after=sa.bindparam("b_run_after", type_=t.jobs.c.run_after.type),
+        payload=sa.bindparam("b_payload", type_=t.jobs.c.payload.type), created_at=now)
     excluded = stmt.excluded
-    greatest = (sa.func.greatest if conn.dialect.name == "postgresql" else sa.func.max)
+    greatest = sa.func.greatest if dialect == "postgresql" else sa.func.max
     stmt = stmt.on_conflict_do_update(
         index_elements=[t.jobs.c.zone_id, t.jobs.c.kind],
         set_={
@@ -183,6 +221,19 @@ async def upsert_job(conn: AsyncConnection, zone_id: str, kind: str, target_seri
             "updated_at": now,
         },
     )
-    if conn.dialect.name == "postgresql":  # wake the workers at commit, in the same round trip
-        stmt = stmt.returning(sa.func.pg_notify(JOBS_CHANNEL, zone_id))
-    await conn.execute(stmt)
+    if dialect == "postgresql":  # wake the workers at commit, in the same round trip
+        stmt = stmt.returning(sa.func.pg_notify(JOBS_CHANNEL, t.jobs.c.zone_id))
+    return stmt
+
+
+_UPSERT_JOB = {d: _build_upsert_job(d) for d in ("postgresql", "sqlite")}
+
+
+async def upsert_job(conn: AsyncConnection, zone_id: str, kind: str, target_serial: int,
+                     payload: dict[str, Any] | None = None, delay: float = 0.0) -> None:
+    """Create or move forward the zone's one job of ``kind`` (coalescing bursts)."""
+    now = utcnow()
+    stmt = _UPSERT_JOB["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
+    await conn.execute(stmt, {
+        "b_id": new_id(), "b_zone_id": zone_id, "b_kind": kind, "b_target": target_serial,
+        "b_run_after": now + timedelta(seconds=delay), "b_payload": payload or {}, "b_now": now})
