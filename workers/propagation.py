@@ -163,7 +163,18 @@ class Propagator:
                                                              deleted=deleting))
             timings["marked"] = time.monotonic() - t0
 
+        renotified: list[int] = []
+
         async def renotify(laggards: list[Endpoint]) -> None:
+            renotified.append(len(laggards))
+            if len(renotified) == 2 and op == "update":
+                # Still behind after ~3 s although changes keep coming (which resets the
+                # retry count, so a retry's "create" repair may never come): repair now. The
+                # drivers' create_zone is idempotent; BIND's forces a full retransfer.
+                problems = await self._call_targets(backends, "create", ref, False)
+                timings["repair"] = time.monotonic() - t0
+                for p in problems:
+                    log.warning("repair of %s: %s", zone.name, p)
             await self._notify_servers(pool, ref, [n for n in pool.nameservers
                                                    if (n.host, n.port) in laggards])
         try:
