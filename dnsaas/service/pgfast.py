@@ -119,6 +119,8 @@ LEFT JOIN LATERAL (SELECT rec.id, rec.rdata FROM records rec
   ON true
 WHERE z.id = $1::text AND {VISIBLE}"""
 
+LOCK_ZONE = "SELECT 1 FROM zones WHERE id = $1::text FOR UPDATE"
+
 ZONE_RECORDS_COUNT = ("SELECT count(*) FROM (SELECT 1 FROM records WHERE zone_id = $1::text "
                       "AND managed IS false LIMIT $2::int) bounded")
 
@@ -234,8 +236,12 @@ async def create_recordset(svc: RecordsetService, ctx: Context, zone_id: str, na
     record_ids = [changes.new_id() for _ in parsed]
 
     async def attempt(drv: Any, locked: bool) -> dict[str, Any] | None:
-        sql = CREATE_READ + (" FOR UPDATE OF z" if locked else "")
-        zone = await drv.fetchrow(sql, zone_id, *vis, name, candidates)
+        if locked:
+            # Lock first, then read in a new statement. ``SELECT … FOR UPDATE`` under READ
+            # COMMITTED returns the newest zone row but evaluates the SOA subquery in the
+            # statement's older snapshot: the journal would get a stale "old SOA".
+            await drv.execute(LOCK_ZONE, zone_id)
+        zone = await drv.fetchrow(CREATE_READ, zone_id, *vis, name, candidates)
         if zone is None:
             raise ZoneNotFound()
         z = Rec(zone)

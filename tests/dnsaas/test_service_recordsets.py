@@ -232,6 +232,12 @@ async def test_concurrent_creates_on_postgres(pg_url: str) -> None:
         assert all(a.serial_to < b.serial_to and b.serial_from == a.serial_to
                    for a, b in zip(journal, journal[1:], strict=False))
         assert final == serials[-1] == journal[-1].serial_to
+        async with engine.connect() as conn:
+            blobs = (await conn.execute(sa.select(t.zone_changes).where(
+                t.zone_changes.c.zone_id == zone["id"]))).all()
+        for row in blobs:  # each entry's SOAs are exactly its serials (IXFR depends on it)
+            assert _parse_rrs(row.removed)[0][0].serial == row.serial_from
+            assert _parse_rrs(row.added)[0][0].serial == row.serial_to
         assert len(jobs) == 1 and jobs[0].state == "pending" and jobs[0].target_serial == final
     finally:
         await engine.dispose()
