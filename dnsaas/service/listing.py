@@ -128,7 +128,10 @@ async def fetch_page(
     if params.count and known_total is not None:
         total = known_total
     elif params.count:
-        count_q = sa.select(sa.func.count()).select_from(select.where(*where).order_by(None).subquery())
+        # Count ids only (same joins): an index-only scan, no per-row subqueries of the page.
+        counted = select.with_only_columns(id_col, maintain_column_froms=True)
+        count_q = sa.select(sa.func.count()).select_from(
+            counted.where(*where).order_by(None).subquery())
         total = (await conn.execute(count_q)).scalar_one()
     return list(rows), total
 

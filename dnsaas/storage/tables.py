@@ -131,7 +131,11 @@ zones = sa.Table(
     sa.Index("ix_zones_name_pool_live", "name", "pool_id", unique=True,
              sqlite_where=sa.text("deleted_at IS NULL"),
              postgresql_where=sa.text("deleted_at IS NULL")),
-    sa.Index("ix_zones_project_page", "project_id", "created_at", "id"),
+    # Live zones only, with ``type`` included: a project's page and its exact count are
+    # index-only scans.
+    sa.Index("ix_zones_project_page", "project_id", "created_at", "id",
+             postgresql_include=["type"], sqlite_where=sa.text("deleted_at IS NULL"),
+             postgresql_where=sa.text("deleted_at IS NULL")),
     sa.Index("ix_zones_page", "created_at", "id"),
     sa.Index("ix_zones_reverse_name", "reverse_name"),
     sa.Index("ix_zones_status", "status", "updated_at"),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 07:20:25.184565
+Create Date: 2026-11-21 08:11:00.608270
 """
 from alembic import op
 import sqlalchemy as sa
@@ -264,7 +264,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_zones_name_pool_live', ['name', 'pool_id'], unique=True, sqlite_where=sa.text('deleted_at IS NULL'), postgresql_where=sa.text('deleted_at IS NULL'))
         batch_op.create_index('ix_zones_page', ['created_at', 'id'], unique=False)
         batch_op.create_index('ix_zones_pool', ['pool_id'], unique=False)
-        batch_op.create_index('ix_zones_project_page', ['project_id', 'created_at', 'id'], unique=False)
+        batch_op.create_index('ix_zones_project_page', ['project_id', 'created_at', 'id'], unique=False, postgresql_include=['type'], postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.create_index('ix_zones_reverse_name', ['reverse_name'], unique=False)
         batch_op.create_index('ix_zones_status', ['status', 'updated_at'], unique=False)
 
@@ -404,7 +404,7 @@ def downgrade() -> None:
     with op.batch_alter_table('zones', schema=None) as batch_op:
         batch_op.drop_index('ix_zones_status')
         batch_op.drop_index('ix_zones_reverse_name')
-        batch_op.drop_index('ix_zones_project_page')
+        batch_op.drop_index('ix_zones_project_page', postgresql_include=['type'], postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.drop_index('ix_zones_pool')
         batch_op.drop_index('ix_zones_page')
         batch_op.drop_index('ix_zones_name_pool_live', sqlite_where=sa.text('deleted_at IS NULL'), postgresql_where=sa.text('deleted_at IS NULL'))
