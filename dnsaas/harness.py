@@ -331,6 +331,37 @@ def _terminate(pid: int | None, grace: float, must_match: str | None = None) -> 
     return not _alive(pid)
 
 
+def _processes_mentioning(text: str) -> list[int]:
+    """Live (non-zombie) processes whose command line contains ``text``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if text in cmd and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _reap_stragglers(workdir: str, timeout: float = 5.0) -> list[int]:
+    """Wait for helpers of the stack (e.g. the import parser's forkserver, which exits a moment
+    after its parent) to go; SIGKILL what is left after ``timeout``. Returns survivors."""
+    deadline = time.monotonic() + timeout
+    while (pids := _processes_mentioning(workdir)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    end = time.monotonic() + 2.0
+    while (pids := _processes_mentioning(workdir)) and time.monotonic() < end:
+        time.sleep(0.02)
+    return pids
+
+
 def _cleanup(info: StackInfo, state: Path, grace: float = 15.0) -> list[str]:
     problems = []
     if not _terminate(info.pid, grace, must_match="dnsaas.harness"):
@@ -338,6 +369,10 @@ def _cleanup(info: StackInfo, state: Path, grace: float = 15.0) -> list[str]:
     secondary_dir = str(info.extra.get("secondary_workdir") or info.workdir)
     if info.secondary_pid and not _terminate(info.secondary_pid, 5.0, must_match=secondary_dir):
         problems.append(f"secondary pid {info.secondary_pid} did not exit")
+    if info.workdir:
+        leftover = _reap_stragglers(str(info.workdir))
+        if leftover:
+            problems.append(f"processes did not exit: {', '.join(map(str, leftover))}")
     if info.workdir and Path(info.workdir).name.startswith("dnsaas-harness-"):
         shutil.rmtree(info.workdir, ignore_errors=True)
     with contextlib.suppress(FileNotFoundError):
