@@ -96,16 +96,49 @@ def key_allows(entry: KeyEntry, zone: ZoneInfo) -> bool:
     return entry.scope == "POOL" and entry.resource_id == zone.pool_id
 
 
+def _acl_query(zone: ZoneInfo) -> sa.CompoundSelect:
+    """ONE statement for the transfer rules: the pool's hosts, and a row per scoped key."""
+    k, pt = t.tsigkeys, t.pool_targets
+    json_null, str_null = sa.cast(sa.null(), sa.JSON), sa.cast(sa.null(), sa.String)
+    parts = [sa.select(sa.literal_column("'t'").label("kind"), pt.c.options, pt.c.masters,
+                       str_null.label("host")).where(pt.c.pool_id == zone.pool_id)]
+    for table in (t.pool_nameservers, t.pool_also_notifies):
+        parts.append(sa.select(sa.literal_column("'h'"), json_null, json_null, table.c.host)
+                     .where(table.c.pool_id == zone.pool_id))
+    parts.append(sa.select(sa.literal_column("'k'"), json_null, json_null, str_null).where(sa.or_(
+        sa.and_(k.c.scope == "ZONE", k.c.resource_id == zone.id),
+        sa.and_(k.c.scope == "POOL", k.c.resource_id == zone.pool_id))))
+    return sa.union_all(*parts)
+
+
+async def acl_data(conn: AsyncConnection, zone: ZoneInfo) -> tuple[bool, list[str]]:
+    """(TSIG required, pool hosts) for ``zone`` in one round trip."""
+    required = False
+    hosts: list[str] = []
+    for row in (await conn.execute(_acl_query(zone))).all():
+        if row.kind == "k":
+            required = True
+        elif row.kind == "h":
+            hosts.append(row.host)
+        else:
+            options = row.options or {}
+            if isinstance(options, dict) and options.get("host"):
+                hosts.append(str(options["host"]))
+            for m in row.masters or []:
+                if isinstance(m, dict) and m.get("host"):
+                    hosts.append(str(m["host"]))
+    return required, hosts
+
+
 async def transfer_allowed(conn: AsyncConnection, zone: ZoneInfo, source: str,
                            key: KeyEntry | None, allow_from: Iterable[str]) -> bool:
-    """Apply the rules of this module's docstring."""
+    """Apply the rules of this module's docstring (at most one query)."""
     if key is not None:
         return key_allows(key, zone)
-    if await tsig_required(conn, zone):
+    required, hosts = await acl_data(conn, zone)
+    if required:
         return False
-    if in_networks(source, allow_from):
-        return True
-    return same_host(source, await pool_hosts(conn, zone.pool_id))
+    return in_networks(source, allow_from) or same_host(source, hosts)
 
 
 def notify_allowed(zone: ZoneInfo, source: str) -> bool:

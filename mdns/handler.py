@@ -358,27 +358,30 @@ class Handler:
                 yield self._reply(req, FORMERR)
                 return
             client_serial = int(auth[0][0].serial)  # type: ignore[attr-defined]
-        async with self.reader.connect() as conn:
+        # Autocommit, no snapshot: the zone lookup is one statement (its serial and SOA are one
+        # state of the zone), and the IXFR journal chain is walked back from exactly that
+        # serial — entries up to a committed serial never change, so the reply is consistent
+        # without a REPEATABLE READ transaction. Round trips: zone, ACL, chain (none cached).
+        allowed = False
+        plan: transfer.IxfrPlan | None = None
+        async with self.soa_reader.connect() as conn:
             zone = await find_zone(conn, qname)
             if zone is not None and zone.name != qname:
                 zone = None
-            if zone is None:
-                yield self._reply(req, NOTAUTH)
-                return
-            allowed = await acl.transfer_allowed(conn, zone, req.source[0], req.key,
-                                                 self.settings.allow_transfer_from)
-            await conn.rollback()
+            if zone is not None:
+                allowed = await acl.transfer_allowed(conn, zone, req.source[0], req.key,
+                                                     self.settings.allow_transfer_from)
+                if allowed and client_serial is not None:
+                    plan = await transfer.plan_ixfr(conn, zone, client_serial, self.cache)
+        if zone is None:
+            yield self._reply(req, NOTAUTH)
+            return
         if not allowed:
             log.info("transfer of %s refused for %s", qname, req.source[0])
             yield self._reply(req, REFUSED)
             return
-        if client_serial is not None:
-            async with transfer.snapshot(self.reader) as conn:
-                cur = await transfer.current_zone(conn, zone)
-                if cur is None:
-                    yield self._reply(req, NOTAUTH)
-                    return
-                plan = await transfer.plan_ixfr(conn, cur, client_serial, self.cache)
+        if plan is not None:
+            cur = zone
             single_soa = [transfer.soa_rr_compressed(cur)]
             if plan.kind == "current":
                 yield self._reply(req, 0, aa=True, answer=single_soa)

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dnsaas import wire as dwire
-from mdns.wireutil import iter_rrs, serial_gt
+from mdns.wireutil import iter_rrs, serial_gt, soa_serial
 from mdns.zonedata import SOA, ZoneInfo, stream_records, zone_by_id
 
 # Room for the 12-byte header, the question (≤ 255 + 4) and a TSIG RR (≤ ~600 bytes).
@@ -355,7 +355,8 @@ async def plan_ixfr(conn: AsyncConnection, zone: ZoneInfo, client_serial: int,
                     cache: TransferCache | None = None) -> IxfrPlan:
     """Decide the IXFR reply for ``client_serial`` and render it when incremental.
 
-    ``zone`` must be current in ``conn``'s snapshot. At most one query (the journal chain);
+    ``zone`` is one state of the zone (serial and SOA read together); the chain is walked back
+    from its serial, so ``conn`` needs no snapshot. At most one query (the journal chain);
     none when the decision for (zone, client serial, current serial) is in ``cache``.
     """
     if client_serial == zone.serial or serial_gt(client_serial, zone.serial):
@@ -404,6 +405,11 @@ async def _condense(conn: AsyncConnection, zone: ZoneInfo, client_serial: int) -
             else:
                 added[rr[5]] = None
         serial = row.serial_to
+    # The difference sequence must start at the client's serial and end at the served one
+    # (a journal entry with a stale old SOA would make secondaries reject the transfer).
+    if soa_serial(iter_rrs(old_soa)[0][4]) != client_serial or \
+            soa_serial(iter_rrs(new_soa)[0][4]) != zone.serial:
+        return IxfrPlan("axfr", zone)
     current = soa_rr_compressed(zone)
     packer = _Packer()
     bodies: list[tuple[int, bytes]] = []

@@ -79,27 +79,54 @@ def catalog_soa(serial: int, refresh: int | None) -> bytes:
                            CATALOG_EXPIRE, 0)[1]
 
 
-async def find_zone(conn: AsyncConnection, qname: str) -> ZoneInfo | None:
-    """The served zone that is the closest enclosing zone of ``qname`` (lowercase FQDN)."""
-    names = candidates(qname)
-    z, rs, r = t.zones, t.recordsets, t.records
-    rows = (await conn.execute(
+def _find_zone_query(names: list[str]) -> sa.CompoundSelect:
+    """Served zones and pool catalog zones that could hold one of ``names``: ONE statement."""
+    z, rs, r, p = t.zones, t.recordsets, t.records, t.pools
+    zones = (
         sa.select(z.c.id, z.c.name, z.c.pool_id, z.c.ttl, z.c.serial, z.c.type, z.c.masters,
-                  z.c.action, r.c.rdata)
+                  z.c.created_at, r.c.rdata, sa.cast(sa.null(), sa.Integer).label("refresh"))
         .select_from(z.join(rs, sa.and_(rs.c.zone_id == z.c.id, rs.c.name == z.c.name,
                                            rs.c.type == "SOA"))
                      .join(r, r.c.recordset_id == rs.c.id))
         .where(z.c.name.in_(names), z.c.deleted_at.is_(None), z.c.type != "CATALOG",
-               z.c.action != "DELETE")
-        .order_by(z.c.created_at)
-    )).all()
+               z.c.action != "DELETE"))
+    # catalog names are normalised in Python (stored as the API got them): every catalog pool
+    catalogs = sa.select(
+        p.c.id, p.c.catalog_zone_fqdn, p.c.id, sa.literal_column("0"), p.c.catalog_serial,
+        sa.literal_column("'CATALOG'"), sa.cast(sa.null(), sa.JSON), sa.cast(sa.null(), sa.DateTime),
+        sa.cast(sa.null(), sa.LargeBinary), p.c.catalog_zone_refresh,
+    ).where(p.c.catalog_zone_fqdn.is_not(None))
+    return sa.union_all(zones, catalogs)
+
+
+async def find_zone(conn: AsyncConnection, qname: str) -> ZoneInfo | None:
+    """The served zone that is the closest enclosing zone of ``qname`` (lowercase FQDN).
+
+    One statement (zones and pool catalog zones together), so on an autocommit connection the
+    serial and SOA returned are one consistent state of the zone.
+    """
+    names = candidates(qname)
+    wanted = set(names)
+    rows = (await conn.execute(_find_zone_query(names))).all()
     best: ZoneInfo | None = None
+    best_created: Any = None
+    cat: ZoneInfo | None = None
     for row in rows:
-        if best is None or len(row.name) > len(best.name):
+        if row.type == "CATALOG":
+            name = _norm(row.name)
+            if name in wanted and (cat is None or len(name) > len(cat.name)):
+                cat = ZoneInfo(id=f"catalog:{row.id}", name=name, pool_id=row.id, ttl=0,
+                               serial=int(row.serial),
+                               soa_rdata=catalog_soa(int(row.serial), row.refresh),
+                               type="CATALOG", catalog=True)
+            continue
+        # longest name wins; between equal names the oldest zone (as ORDER BY created_at did)
+        if (best is None or len(row.name) > len(best.name)
+                or (len(row.name) == len(best.name) and row.created_at < best_created)):
             best = ZoneInfo(id=row.id, name=row.name, pool_id=row.pool_id, ttl=row.ttl,
                             serial=int(row.serial), soa_rdata=row.rdata, type=row.type,
                             masters=list(row.masters or []))
-    cat = await find_catalog(conn, names)
+            best_created = row.created_at
     if cat is not None and (best is None or len(cat.name) > len(best.name)):
         return cat
     return best
