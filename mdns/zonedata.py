@@ -279,6 +279,8 @@ def reader_engine(engine: AsyncEngine) -> AsyncEngine:
 
     @event.listens_for(reader.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # autocommit connections (single-statement reads) run each statement on its own
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            conn.exec_driver_sql("BEGIN")
 
     return reader

@@ -1,0 +1,112 @@
+"""The IXFR request path: database round trips per request, and consistent replies under writes.
+
+The handler serves transfers without a snapshot transaction (autocommit on PostgreSQL): the
+zone lookup gives one state of the zone and the journal chain is walked back from its serial.
+These tests pin the round-trip count and check, while writes go on concurrently, that every
+reply starts and ends with the same SOA, at a serial that exists, and that an incremental
+reply's first difference starts at the requested serial.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import sqlalchemy as sa
+from test_mdns_transfer import axfr_messages, rrs_of
+
+from dnsaas.context import Context
+from dnsaas.service import Service
+from mdns.server import MdnsServer
+
+
+def _soa_serials(rrs: list[tuple[str, str, int, str]]) -> list[int]:
+    return [int(r[3].split()[2]) for r in rrs if r[1] == "SOA"]
+
+
+async def test_ixfr_round_trips(mdns: MdnsServer, service: Service, admin: Context,
+                                zone: dict[str, Any]) -> None:
+    await service.create_recordset(admin, zone["id"], {"name": "rt.example.test.", "type": "A",
+                                                       "records": ["198.51.100.7"]})
+    current = (await service.get_zone(admin, zone["id"]))["serial"]
+    mdns.handler.keyring.interval = 3600.0  # no keyring re-check inside the counted requests
+    await asyncio.to_thread(axfr_messages, mdns.port, "example.test.", "SOA")  # keyring loaded
+    statements: list[tuple[str, Any]] = []
+    transactions: list[str] = []
+
+    def on_execute(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append((statement, conn.get_execution_options().get("isolation_level")))
+
+    def on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            transactions.append("BEGIN")
+
+    engine = mdns.handler.reader.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", on_execute)
+    sa.event.listen(engine, "begin", on_begin)
+    try:
+        # cold: zone lookup, ACL, journal chain; then from the cache: zone lookup and ACL
+        for expected in (3, 2):
+            statements.clear()
+            transactions.clear()
+            rrs = rrs_of(await asyncio.to_thread(axfr_messages, mdns.port, "example.test.", "IXFR",
+                                                 zone["serial"]))
+            assert _soa_serials(rrs) == [current, zone["serial"], current, current]
+            assert ("rt.example.test.", "A", zone["ttl"], "198.51.100.7") in rrs
+            assert len(statements) == expected, statements
+            assert transactions == [], "IXFR must not open a transaction"
+            if service.engine.dialect.name == "postgresql":
+                assert {level for _, level in statements} == {"AUTOCOMMIT"}
+        # a current client: zone lookup and ACL only, single SOA
+        statements.clear()
+        rrs = rrs_of(await asyncio.to_thread(axfr_messages, mdns.port, "example.test.", "IXFR",
+                                             current))
+        assert _soa_serials(rrs) == [current] and len(rrs) == 1
+        assert len(statements) == 2
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", on_execute)
+        sa.event.remove(engine, "begin", on_begin)
+
+
+async def test_ixfr_consistent_while_writing(mdns: MdnsServer, service: Service, admin: Context,
+                                             zone: dict[str, Any]) -> None:
+    serials = [zone["serial"]]
+    done = asyncio.Event()
+
+    async def writer() -> None:
+        try:
+            for i in range(25):
+                res = await service.create_recordset(
+                    admin, zone["id"], {"name": f"w{i}.example.test.", "type": "A",
+                                        "records": [f"198.51.100.{i + 1}"]})
+                serials.append(res["_serial"] if "_serial" in res else
+                               (await service.get_zone(admin, zone["id"]))["serial"])
+        finally:
+            done.set()
+
+    replies: list[tuple[int, list[int]]] = []
+
+    async def reader() -> None:
+        n = 0
+        while not done.is_set() or n < 5:
+            asked = serials[n % len(serials)]
+            rrs = rrs_of(await asyncio.to_thread(axfr_messages, mdns.port, "example.test.",
+                                                 "IXFR", asked))
+            replies.append((asked, _soa_serials(rrs)))
+            n += 1
+
+    await asyncio.wait_for(asyncio.gather(writer(), reader(), reader()), 120)
+    written = set(serials)
+    incremental = 0
+    for asked, soas in replies:
+        assert soas, (asked, soas)
+        assert soas[0] == soas[-1] and soas[0] in written, (asked, soas)
+        if len(soas) == 1:  # current: the client's serial is the served one
+            assert soas[0] == asked
+        elif len(soas) > 2:  # incremental: first difference starts at the client's serial
+            incremental += 1
+            assert soas[1] == asked and soas[-2] == soas[0], (asked, soas)
+            froms = soas[1:-1:2]
+            tos = soas[2:-1:2]
+            assert froms[1:] == tos[:-1], (asked, soas)  # differences chain up
+    assert incremental > 0
