@@ -20,15 +20,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backends.base import Backend, BackendEnv, BackendError, ZoneRef, backend_class
 from dnsaas.pools import PoolConfig, PoolServer, pool_version, read_pool
 from dnsaas.service import Service
 from dnsaas.settings import Settings
+from dnsaas.storage import tables as t
 from dnsaas.storage.db import reader
 from workers.nameservers import Endpoint, NotifyFn, Tsig, notifier, wait_for_serial
 from workers.queue import Job
@@ -45,6 +48,9 @@ class Outcome:
     active: bool = False
     error: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    #: marking ACTIVE still in flight (a run where every nameserver is there): the worker
+    #: completes the job meanwhile, so a newer pending change is claimed without waiting for it
+    marking: asyncio.Task[str | None] | None = None
 
 
 class PoolBackends:
@@ -116,9 +122,26 @@ class Propagator:
         self.notify = notify or notifier()
         self.pools = PoolBackends(service.engine, self.notify)
         self.poll_timeout = settings.worker_poll_timeout
+        self._reader = reader(service.engine)
+        self._nudges: dict[str, Callable[[], None]] = {}  # zone id → its in-flight run's nudge
+        self._background: set[asyncio.Task[None]] = set()
+        self.nudged = 0  # early NOTIFYs sent (tests, logs)
 
     async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.pools.close()
+
+    def zone_changed(self, zone_id: str) -> None:
+        """A newer change of ``zone_id`` was committed. If a run for it is in flight here, tell
+        the nameservers at once instead of after that run's bookkeeping and the next claim:
+        BIND and Knot queue one more refresh behind the current one, so a zone under a stream
+        of changes refreshes back to back (the job's coalescing and status rules are
+        unchanged; the next run still confirms and marks the newer serial)."""
+        nudge = self._nudges.get(zone_id)
+        if nudge is not None:
+            nudge()
 
     async def run(self, job: Job) -> Outcome:
         """Propagate the zone as it was when ``job`` was claimed."""
@@ -153,15 +176,41 @@ class Propagator:
             notify_task.add_done_callback(
                 lambda _t: timings.__setitem__("notified", time.monotonic() - t0))
 
+        # An update in flight: the first newer change of the zone gets an early NOTIFY (one
+        # per run: the secondaries keep a single "refresh again" flag, and the next run's own
+        # NOTIFY covers whatever arrives after that refresh has started).
+        def nudge() -> None:
+            if busy or phase[0] in nudged_in:
+                return
+            busy.append(True)
+            task = asyncio.create_task(self._nudge(pool, backends, ref, job, t0, nudged,
+                                                   nudged_in, phase[0]))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            task.add_done_callback(lambda _t: busy.clear())
+        nudged: list[float] = []
+        busy: list[bool] = []
+        # One early NOTIFY while the run's refresh is on its way (phase 0), and one after the
+        # threshold (phase 1): by then the first one's queued refresh has started, and a change
+        # committed after its SOA check needs one more refresh queued behind it.
+        phase = [0]
+        nudged_in: set[int] = set()
+        if op == "update":
+            self._nudges[zone.id] = nudge
+
         # 3. poll
         servers = [((n.host, n.port), self._tsig(pool, n)) for n in pool.nameservers]
-        marked: list[str | None] = []
+        marking: list[asyncio.Task[str | None]] = []
 
         async def on_threshold() -> None:
             timings["threshold"] = time.monotonic() - t0
-            marked.append(await self.service.mark_propagated(zone.id, zone.serial,
-                                                             deleted=deleting))
-            timings["marked"] = time.monotonic() - t0
+            phase[0] = 1
+            # in the background: polling for the rest (and the job's completion) need not wait
+            task = asyncio.create_task(self.service.mark_propagated(zone.id, zone.serial,
+                                                                    deleted=deleting))
+            task.add_done_callback(lambda _t: timings.__setitem__("marked",
+                                                                  time.monotonic() - t0))
+            marking.append(task)
 
         renotified: list[int] = []
 
@@ -178,17 +227,53 @@ class Propagator:
             await self._notify_servers(pool, ref, [n for n in pool.nameservers
                                                    if (n.host, n.port) in laggards])
         try:
-            result = await wait_for_serial(
-                servers, zone.name, zone.serial, deleted=deleting, threshold=pool.threshold,
-                deadline=time.monotonic() + self.poll_timeout, on_threshold=on_threshold,
-                renotify=renotify)
+            try:
+                result = await wait_for_serial(
+                    servers, zone.name, zone.serial, deleted=deleting, threshold=pool.threshold,
+                    deadline=time.monotonic() + self.poll_timeout, on_threshold=on_threshold,
+                    renotify=renotify)
+            except BaseException:
+                for task in marking:  # let a started marking finish; its errors are moot here
+                    await asyncio.gather(task, return_exceptions=True)
+                raise
         finally:
+            if self._nudges.get(zone.id) is nudge:
+                del self._nudges[zone.id]
             if notify_task is not None:
                 await asyncio.gather(notify_task, return_exceptions=True)
+        for i, at in enumerate(nudged):
+            timings[f"nudged{i + 1}"] = at
         timings["total"] = time.monotonic() - t0
         problems = [f"{h}:{p} {why}" for (h, p), why in result.lagging.items()] + failed
-        return Outcome(ok=not problems, active=bool(marked), error="; ".join(problems),
+        if marking and not problems and not deleting:
+            return Outcome(ok=True, active=True, timings=timings, marking=marking[0])
+        if marking:
+            await marking[0]  # raises like the inline marking did: the run is retried
+        return Outcome(ok=not problems, active=bool(marking), error="; ".join(problems),
                        timings=timings)
+
+    async def _nudge(self, pool: PoolConfig, backends: list[Backend], ref: ZoneRef, job: Job,
+                     t0: float, nudged: list[float], nudged_in: set[int], phase: int) -> None:
+        """Early NOTIFY (no serial hint: the newer serial is not known here, and a secondary
+        drops a NOTIFY whose serial is not newer than its own) plus the targets' update nudge
+        (PowerDNS: axfr-retrieve), when the job row shows a change newer than this run (the
+        notification may be the one of the change being run, delivered late). Best effort:
+        the next run NOTIFYs and polls anyway."""
+        try:
+            async with self._reader.connect() as conn:
+                row = (await conn.execute(sa.select(t.jobs.c.target_serial, t.jobs.c.updated_at)
+                                          .where(t.jobs.c.id == job.id))).first()
+            if row is None or (int(row.target_serial) == job.target_serial
+                               and row.updated_at == job.generation):
+                return
+            nudged.append(time.monotonic() - t0)
+            nudged_in.add(phase)
+            self.nudged += 1
+            for p in await self._call_targets(backends, "update", ref, False):
+                log.debug("early update of %s: %s", ref.name, p)
+            await self._notify_all(pool, backends, ref, serial=None)
+        except Exception:  # noqa: BLE001 - an optimisation must never break a run
+            log.warning("early NOTIFY of %s failed", ref.name, exc_info=True)
 
     async def _call_targets(self, backends: list[Backend], op: str, ref: ZoneRef,
                             hard_delete: bool) -> list[str]:
@@ -214,21 +299,25 @@ class Propagator:
         return Tsig(*key) if key else None
 
     async def _notify_servers(self, pool: PoolConfig, ref: ZoneRef,
-                              servers: list[PoolServer]) -> None:
+                              servers: list[PoolServer], serial: int | None | bool = True) -> None:
+        """NOTIFY ``servers`` about ``ref`` (with ``ref.serial`` as the hint unless ``serial`` is
+        given; None: no hint)."""
         groups: dict[Tsig | None, list[Endpoint]] = {}
         for s in servers:
             ep = (s.host, s.port)
             lst = groups.setdefault(self._tsig(pool, s), [])
             if ep not in lst:
                 lst.append(ep)
-        calls = [self.notify(ref.name, ref.serial, eps, tsig=tsig.key() if tsig else None,
+        hint = ref.serial if serial is True else serial
+        calls = [self.notify(ref.name, hint, eps, tsig=tsig.key() if tsig else None,
                              timeout=0.5, retries=2)
                  for tsig, eps in groups.items()]
         for r in await asyncio.gather(*calls, return_exceptions=True):
             if isinstance(r, BaseException):
                 log.warning("NOTIFY %s failed: %s", ref.name, r)
 
-    async def _notify_all(self, pool: PoolConfig, backends: list[Backend], ref: ZoneRef) -> None:
+    async def _notify_all(self, pool: PoolConfig, backends: list[Backend], ref: ZoneRef,
+                          serial: int | None | bool = True) -> None:
         servers = list(pool.nameservers) + list(pool.also_notifies)
         seen = {(s.host, s.port) for s in servers}
         for b in backends:
@@ -236,4 +325,4 @@ class Propagator:
             if ep is not None and ep not in seen:
                 seen.add(ep)
                 servers.append(PoolServer(ep[0], ep[1], b.target.tsigkey and None))
-        await self._notify_servers(pool, ref, servers)
+        await self._notify_servers(pool, ref, servers, serial)

@@ -284,8 +284,12 @@ def _after_job_commit(conn: Any) -> None:
 class Wakeups:
     """What a worker waits on: LISTEN (PostgreSQL), the in-process signal, and a timeout."""
 
-    def __init__(self, engine: AsyncEngine, *, on_change: Callable[[], None] | None = None):
+    def __init__(self, engine: AsyncEngine, *, on_change: Callable[[], None] | None = None,
+                 on_zone: Callable[[str], None] | None = None):
+        """``on_zone``: called with the zone id of every PostgreSQL notification (a change to
+        that zone was committed), e.g. to nudge a run already in flight for it."""
         self.engine = engine
+        self._on_zone = on_zone
         self._waiter: _Waiter | None = None
         self._listen_task: asyncio.Task[None] | None = None
         self.listening = False
@@ -305,6 +309,14 @@ class Wakeups:
                 await self._listen_task
         if self._waiter is not None:
             _local_waiters.discard(self._waiter)
+
+    def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        if self._on_zone is not None and payload:
+            try:
+                self._on_zone(payload)
+            except Exception:  # noqa: BLE001 - a nudge is an optimisation; never stop listening
+                log.exception("zone change callback failed")
+        self.poke()
 
     def poke(self) -> None:
         """Wake the waiting worker now."""
@@ -335,7 +347,7 @@ class Wakeups:
                 conn = await asyncpg.connect(dsn, timeout=5)
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c, ev=lost: ev.set())
-                await conn.add_listener(JOBS_CHANNEL, lambda *_a: self.poke())
+                await conn.add_listener(JOBS_CHANNEL, self._notified)
                 self.listening = True
                 backoff = 0.1
                 self.poke()  # anything missed while not listening

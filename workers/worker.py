@@ -19,7 +19,10 @@ import time
 import uuid
 from types import TracebackType
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from dnsaas.service import Service
+from dnsaas.service.changes import upsert_job
 from dnsaas.settings import Settings
 from workers.nameservers import NotifyFn
 from workers.propagation import Outcome, Propagator
@@ -56,7 +59,7 @@ class Worker:
         self.idle_poll = idle_poll
         self.retry_base = retry_base
         self.retry_cap = retry_cap
-        self.wakeups = Wakeups(service.engine)
+        self.wakeups = Wakeups(service.engine, on_zone=self.propagator.zone_changed)
         self._inflight: set[asyncio.Task[None]] = set()
         self._main: asyncio.Task[None] | None = None
         self._recovery_task: asyncio.Task[None] | None = None
@@ -166,7 +169,15 @@ class Worker:
             outcome.timings["queued"] = max(0.0, (job.generation - job.queued_at).total_seconds())
         if outcome.ok:
             t_done = time.monotonic()
-            state = await self.queue.complete(job)
+            if outcome.marking is None:
+                state = await self.queue.complete(job)
+            else:  # complete while ACTIVE is being marked: a newer change is claimed sooner
+                state, marked = await asyncio.gather(self.queue.complete(job), outcome.marking,
+                                                     return_exceptions=True)
+                if isinstance(state, BaseException):
+                    raise state
+                if isinstance(marked, BaseException):
+                    await self._remark(job, marked)
             outcome.timings["complete"] = time.monotonic() - t_done
             self.completed += 1
             runs_log.info("run zone=%s name=%s serial=%s action=%s attempt=%d result=ok "
@@ -188,6 +199,19 @@ class Worker:
                       "worker=%s ms=%.1f error=%s", job.zone_id, name, serial, action,
                       job.attempts, result, state, self.worker_id, took * 1000, outcome.error)
         return state
+
+    async def _remark(self, job: Job, exc: BaseException) -> None:
+        """Marking ACTIVE failed after the job was completed: make it pending again so a run
+        marks it (the recovery sweep would, later)."""
+        log.warning("marking %s ACTIVE failed (%s); queueing another run", job.zone_id, exc)
+        serial = job.zone.serial if job.zone else job.target_serial
+
+        async def requeue(conn: AsyncConnection) -> None:
+            await upsert_job(conn, job.zone_id, "propagate", serial)
+        try:
+            await self.service.tx(requeue)
+        except Exception:  # noqa: BLE001 - the recovery sweep picks the zone up
+            log.exception("could not requeue %s", job.zone_id)
 
     async def _keep_lease(self, job: Job) -> None:
         every = max(0.05, self.settings.worker_lease_seconds / 3)
