@@ -96,26 +96,23 @@ def key_allows(entry: KeyEntry, zone: ZoneInfo) -> bool:
     return entry.scope == "POOL" and entry.resource_id == zone.pool_id
 
 
-def _acl_query(zone: ZoneInfo) -> sa.CompoundSelect:
-    """ONE statement for the transfer rules: the pool's hosts, and a row per scoped key."""
-    k, pt = t.tsigkeys, t.pool_targets
-    json_null, str_null = sa.cast(sa.null(), sa.JSON), sa.cast(sa.null(), sa.String)
-    parts = [sa.select(sa.literal_column("'t'").label("kind"), pt.c.options, pt.c.masters,
-                       str_null.label("host")).where(pt.c.pool_id == zone.pool_id)]
-    for table in (t.pool_nameservers, t.pool_also_notifies):
-        parts.append(sa.select(sa.literal_column("'h'"), json_null, json_null, table.c.host)
-                     .where(table.c.pool_id == zone.pool_id))
-    parts.append(sa.select(sa.literal_column("'k'"), json_null, json_null, str_null).where(sa.or_(
-        sa.and_(k.c.scope == "ZONE", k.c.resource_id == zone.id),
-        sa.and_(k.c.scope == "POOL", k.c.resource_id == zone.pool_id))))
-    return sa.union_all(*parts)
+# ONE statement, built once, for the transfer rules: the pool's hosts, and a row per key
+# scoped to the zone (:zid) or its pool (:pid).
+_ACL = sa.text("""
+SELECT 't' AS kind, options, masters, CAST(NULL AS VARCHAR(255)) AS host
+FROM pool_targets WHERE pool_id = :pid
+UNION ALL SELECT 'h', NULL, NULL, host FROM pool_nameservers WHERE pool_id = :pid
+UNION ALL SELECT 'h', NULL, NULL, host FROM pool_also_notifies WHERE pool_id = :pid
+UNION ALL SELECT 'k', NULL, NULL, NULL FROM tsigkeys
+WHERE (scope = 'ZONE' AND resource_id = :zid) OR (scope = 'POOL' AND resource_id = :pid)
+""").columns(kind=sa.String, options=sa.JSON, masters=sa.JSON, host=sa.String)
 
 
 async def acl_data(conn: AsyncConnection, zone: ZoneInfo) -> tuple[bool, list[str]]:
     """(TSIG required, pool hosts) for ``zone`` in one round trip."""
     required = False
     hosts: list[str] = []
-    for row in (await conn.execute(_acl_query(zone))).all():
+    for row in (await conn.execute(_ACL, {"pid": zone.pool_id, "zid": zone.id})).all():
         if row.kind == "k":
             required = True
         elif row.kind == "h":

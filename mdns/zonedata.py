@@ -79,24 +79,23 @@ def catalog_soa(serial: int, refresh: int | None) -> bytes:
                            CATALOG_EXPIRE, 0)[1]
 
 
-def _find_zone_query(names: list[str]) -> sa.CompoundSelect:
-    """Served zones and pool catalog zones that could hold one of ``names``: ONE statement."""
-    z, rs, r, p = t.zones, t.recordsets, t.records, t.pools
-    zones = (
-        sa.select(z.c.id, z.c.name, z.c.pool_id, z.c.ttl, z.c.serial, z.c.type, z.c.masters,
-                  z.c.created_at, r.c.rdata, sa.cast(sa.null(), sa.Integer).label("refresh"))
-        .select_from(z.join(rs, sa.and_(rs.c.zone_id == z.c.id, rs.c.name == z.c.name,
-                                           rs.c.type == "SOA"))
-                     .join(r, r.c.recordset_id == rs.c.id))
-        .where(z.c.name.in_(names), z.c.deleted_at.is_(None), z.c.type != "CATALOG",
-               z.c.action != "DELETE"))
-    # catalog names are normalised in Python (stored as the API got them): every catalog pool
-    catalogs = sa.select(
-        p.c.id, p.c.catalog_zone_fqdn, p.c.id, sa.literal_column("0"), p.c.catalog_serial,
-        sa.literal_column("'CATALOG'"), sa.cast(sa.null(), sa.JSON), sa.cast(sa.null(), sa.DateTime),
-        sa.cast(sa.null(), sa.LargeBinary), p.c.catalog_zone_refresh,
-    ).where(p.c.catalog_zone_fqdn.is_not(None))
-    return sa.union_all(zones, catalogs)
+# Served zones and pool catalog zones that could hold one of ``:names``, in ONE statement built
+# once (catalog names are normalised in Python, so every catalog pool comes back; there are few).
+_FIND_ZONE = sa.text("""
+SELECT z.id, z.name, z.pool_id, z.ttl, z.serial, z.type, z.masters, z.created_at, r.rdata,
+       CAST(NULL AS INTEGER) AS refresh
+FROM zones z
+JOIN recordsets rs ON rs.zone_id = z.id AND rs.name = z.name AND rs.type = 'SOA'
+JOIN records r ON r.recordset_id = rs.id
+WHERE z.name IN :names AND z.deleted_at IS NULL AND z.type <> 'CATALOG' AND z.action <> 'DELETE'
+UNION ALL
+SELECT p.id, p.catalog_zone_fqdn, p.id, 0, p.catalog_serial, 'CATALOG', NULL, NULL, NULL,
+       p.catalog_zone_refresh
+FROM pools p WHERE p.catalog_zone_fqdn IS NOT NULL
+""").bindparams(sa.bindparam("names", expanding=True)).columns(
+    id=sa.String, name=sa.String, pool_id=sa.String, ttl=sa.Integer, serial=sa.BigInteger,
+    type=sa.String, masters=sa.JSON, created_at=sa.DateTime, rdata=sa.LargeBinary,
+    refresh=sa.Integer)
 
 
 async def find_zone(conn: AsyncConnection, qname: str) -> ZoneInfo | None:
@@ -107,7 +106,7 @@ async def find_zone(conn: AsyncConnection, qname: str) -> ZoneInfo | None:
     """
     names = candidates(qname)
     wanted = set(names)
-    rows = (await conn.execute(_find_zone_query(names))).all()
+    rows = (await conn.execute(_FIND_ZONE, {"names": names})).all()
     best: ZoneInfo | None = None
     best_created: Any = None
     cat: ZoneInfo | None = None
