@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dnsaas.storage import tables as t
 from mdns.tsig import KeyEntry
-from mdns.zonedata import ZoneInfo
+from mdns.zonedata import ZoneInfo, _norm, catalog_soa
 
 
 def _addr(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -141,3 +141,87 @@ async def transfer_allowed(conn: AsyncConnection, zone: ZoneInfo, source: str,
 def notify_allowed(zone: ZoneInfo, source: str) -> bool:
     """NOTIFY for a SECONDARY zone only from one of its masters (address match, any port)."""
     return same_host(source, [host_of(m) for m in zone.masters])
+
+
+# The zone a transfer asks for (exact name: zones first, then pool catalog zones, whose names
+# are normalised in Python) AND the data of the transfer rules for its pool, in ONE statement:
+# kind 'z' zone, 'c' catalog pool, 't' pool target, 'h' nameserver/also-notify host,
+# 'k' scoped key (pool_id = the key's resource_id, type = its scope).
+_TRANSFER_LOOKUP = sa.text("""
+WITH zz AS (
+    SELECT z.id, z.name, z.pool_id, z.ttl, z.serial, z.type, z.masters, z.created_at, r.rdata
+    FROM zones z
+    JOIN recordsets rs ON rs.zone_id = z.id AND rs.name = z.name AND rs.type = 'SOA'
+    JOIN records r ON r.recordset_id = rs.id
+    WHERE z.name = :name AND z.deleted_at IS NULL AND z.type <> 'CATALOG'
+      AND z.action <> 'DELETE'),
+cc AS (SELECT id, catalog_zone_fqdn, catalog_serial, catalog_zone_refresh FROM pools
+       WHERE catalog_zone_fqdn IS NOT NULL),
+pids AS (SELECT pool_id AS pid FROM zz UNION SELECT id FROM cc)
+SELECT 'z' AS kind, id, name, pool_id, ttl, serial, type, masters, created_at, rdata,
+       CAST(NULL AS INTEGER) AS refresh, CAST(NULL AS JSON) AS options,
+       CAST(NULL AS VARCHAR(255)) AS host
+FROM zz
+UNION ALL SELECT 'c', id, catalog_zone_fqdn, id, 0, catalog_serial, 'CATALOG', NULL, NULL, NULL,
+       catalog_zone_refresh, NULL, NULL FROM cc
+UNION ALL SELECT 't', NULL, NULL, pool_id, NULL, NULL, NULL, masters, NULL, NULL, NULL, options, NULL
+FROM pool_targets WHERE pool_id IN (SELECT pid FROM pids)
+UNION ALL SELECT 'h', NULL, NULL, pool_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, host
+FROM pool_nameservers WHERE pool_id IN (SELECT pid FROM pids)
+UNION ALL SELECT 'h', NULL, NULL, pool_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, host
+FROM pool_also_notifies WHERE pool_id IN (SELECT pid FROM pids)
+UNION ALL SELECT 'k', NULL, NULL, resource_id, NULL, NULL, scope, NULL, NULL, NULL, NULL, NULL, NULL
+FROM tsigkeys WHERE (scope = 'ZONE' AND resource_id IN (SELECT id FROM zz))
+                 OR (scope = 'POOL' AND resource_id IN (SELECT pid FROM pids))
+""").columns(kind=sa.String, id=sa.String, name=sa.String, pool_id=sa.String, ttl=sa.Integer,
+             serial=sa.BigInteger, type=sa.String, masters=sa.JSON, created_at=sa.DateTime,
+             rdata=sa.LargeBinary, refresh=sa.Integer, options=sa.JSON, host=sa.String)
+
+
+async def transfer_lookup(conn: AsyncConnection, qname: str, source: str, key: KeyEntry | None,
+                          allow_from: Iterable[str]) -> tuple[ZoneInfo | None, bool]:
+    """The zone named ``qname`` (None: not served) and whether ``source``/``key`` may transfer it.
+
+    One round trip: the zone (serial and SOA as one state) and the rules' data together; the
+    same decisions as :func:`mdns.zonedata.find_zone` with an exact match plus
+    :func:`transfer_allowed`.
+    """
+    rows = (await conn.execute(_TRANSFER_LOOKUP, {"name": qname})).all()
+    zone: ZoneInfo | None = None
+    created: Any = None
+    for row in rows:
+        if row.kind == "z" and (zone is None or row.created_at < created):
+            zone = ZoneInfo(id=row.id, name=row.name, pool_id=row.pool_id, ttl=row.ttl,
+                            serial=int(row.serial), soa_rdata=row.rdata, type=row.type,
+                            masters=list(row.masters or []))
+            created = row.created_at
+    if zone is None:
+        for row in rows:
+            if row.kind == "c" and _norm(row.name) == qname:
+                zone = ZoneInfo(id=f"catalog:{row.id}", name=qname, pool_id=row.id, ttl=0,
+                                serial=int(row.serial),
+                                soa_rdata=catalog_soa(int(row.serial), row.refresh),
+                                type="CATALOG", catalog=True)
+                break
+    if zone is None:
+        return None, False
+    if key is not None:
+        return zone, key_allows(key, zone)
+    hosts: list[str] = []
+    for row in rows:
+        if row.kind == "k":
+            if (row.type == "ZONE" and row.pool_id == zone.id) or \
+                    (row.type == "POOL" and row.pool_id == zone.pool_id):
+                return zone, False  # TSIG required
+        elif row.pool_id != zone.pool_id:
+            continue
+        elif row.kind == "h":
+            hosts.append(row.host)
+        elif row.kind == "t":
+            options = row.options or {}
+            if isinstance(options, dict) and options.get("host"):
+                hosts.append(str(options["host"]))
+            for m in row.masters or []:
+                if isinstance(m, dict) and m.get("host"):
+                    hosts.append(str(m["host"]))
+    return zone, in_networks(source, allow_from) or same_host(source, hosts)

@@ -361,16 +361,12 @@ class Handler:
         # Autocommit, no snapshot: the zone lookup is one statement (its serial and SOA are one
         # state of the zone), and the IXFR journal chain is walked back from exactly that
         # serial — entries up to a committed serial never change, so the reply is consistent
-        # without a REPEATABLE READ transaction. Round trips: zone, ACL, chain (none cached).
-        allowed = False
+        # without a REPEATABLE READ transaction. Round trips: zone + ACL, chain (none cached).
         plan: transfer.IxfrPlan | None = None
         async with self.soa_reader.connect() as conn:
-            zone = await find_zone(conn, qname)
-            if zone is not None and zone.name != qname:
-                zone = None
+            zone, allowed = await acl.transfer_lookup(conn, qname, req.source[0], req.key,
+                                                      self.settings.allow_transfer_from)
             if zone is not None:
-                allowed = await acl.transfer_allowed(conn, zone, req.source[0], req.key,
-                                                     self.settings.allow_transfer_from)
                 if allowed and client_serial is not None:
                     plan = await transfer.plan_ixfr(conn, zone, client_serial, self.cache)
         if zone is None:
