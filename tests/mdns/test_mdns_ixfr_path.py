@@ -17,7 +17,10 @@ from test_mdns_transfer import axfr_messages, rrs_of
 
 from dnsaas.context import Context
 from dnsaas.service import Service
+from dnsaas.storage import tables as t
+from mdns import acl
 from mdns.server import MdnsServer
+from mdns.zonedata import find_zone
 
 
 def _soa_serials(rrs: list[tuple[str, str, int, str]]) -> list[int]:
@@ -110,3 +113,51 @@ async def test_ixfr_consistent_while_writing(mdns: MdnsServer, service: Service,
             tos = soas[2:-1:2]
             assert froms[1:] == tos[:-1], (asked, soas)  # differences chain up
     assert incremental > 0
+
+
+async def _two_step(service: Service, qname: str, source: str, key: Any,
+                    allow: list[str]) -> tuple[str | None, int | None, bool]:
+    """The decision as the zone lookup and the ACL function take it separately."""
+    async with service.engine.connect() as conn:
+        zone = await find_zone(conn, qname)
+        if zone is None or zone.name != qname:
+            return None, None, False
+        allowed = await acl.transfer_allowed(conn, zone, source, key, allow)
+        await conn.rollback()
+    return zone.id, zone.serial, allowed
+
+
+async def _one_step(service: Service, qname: str, source: str, key: Any,
+                    allow: list[str]) -> tuple[str | None, int | None, bool]:
+    async with service.engine.connect() as conn:
+        zone, allowed = await acl.transfer_lookup(conn, qname, source, key, allow)
+        await conn.rollback()
+    return (zone.id, zone.serial, allowed) if zone is not None else (None, None, False)
+
+
+async def test_transfer_lookup_matches_lookup_plus_acl(service: Service, admin: Context,
+                                                       zone: dict[str, Any]) -> None:
+    pool = zone["pool_id"]
+    async with service.engine.begin() as conn:
+        await conn.execute(t.pool_nameservers.insert().values(
+            id="ns-x", pool_id=pool, host="192.0.2.200", port=53, created_at=sa.func.now()))
+        await conn.execute(t.pools.update().where(t.pools.c.id == pool).values(
+            catalog_zone_fqdn="Catalog.Invalid", catalog_serial=4))
+    cases = [("example.test.", "192.0.2.200", []), ("example.test.", "192.0.2.201", []),
+             ("example.test.", "192.0.2.201", ["192.0.2.0/24"]), ("www.example.test.", "192.0.2.200", []),
+             ("nothere.test.", "192.0.2.200", []), ("catalog.invalid.", "192.0.2.200", []),
+             ("catalog.invalid.", "198.51.100.1", [])]
+    expected = [True, False, True, None, None, True, False]
+    for (qname, source, allow), want in zip(cases, expected, strict=True):
+        one = await _one_step(service, qname, source, None, allow)
+        assert one == await _two_step(service, qname, source, None, allow), qname
+        assert (one[2] if one[0] else None) == want, (qname, source, one)
+    # a key scoped to the zone: TSIG required, unsigned requests refused even from pool hosts
+    await service.create_tsigkey(admin, {"name": "zk", "algorithm": "hmac-sha256",
+                                         "secret": "c2VjcmV0c2VjcmV0", "scope": "ZONE",
+                                         "resource_id": zone["id"]})
+    one = await _one_step(service, "example.test.", "192.0.2.200", None, ["0.0.0.0/0"])
+    assert one == await _two_step(service, "example.test.", "192.0.2.200", None, ["0.0.0.0/0"])
+    assert one[0] == zone["id"] and one[2] is False
+    # the catalog zone (other id) is not covered by the zone-scoped key
+    assert (await _one_step(service, "catalog.invalid.", "192.0.2.200", None, []))[2] is True
