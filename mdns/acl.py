@@ -15,7 +15,9 @@ Transfers (checked in this order):
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Iterable
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -147,7 +149,7 @@ def notify_allowed(zone: ZoneInfo, source: str) -> bool:
 # are normalised in Python) AND the data of the transfer rules for its pool, in ONE statement:
 # kind 'z' zone, 'c' catalog pool, 't' pool target, 'h' nameserver/also-notify host,
 # 'k' scoped key (pool_id = the key's resource_id, type = its scope).
-_TRANSFER_LOOKUP = sa.text("""
+_TRANSFER_LOOKUP_SQL = """
 WITH zz AS (
     SELECT z.id, z.name, z.pool_id, z.ttl, z.serial, z.type, z.masters, z.created_at, r.rdata
     FROM zones z
@@ -173,9 +175,25 @@ FROM pool_also_notifies WHERE pool_id IN (SELECT pid FROM pids)
 UNION ALL SELECT 'k', NULL, NULL, resource_id, NULL, NULL, scope, NULL, NULL, NULL, NULL, NULL, NULL
 FROM tsigkeys WHERE (scope = 'ZONE' AND resource_id IN (SELECT id FROM zz))
                  OR (scope = 'POOL' AND resource_id IN (SELECT pid FROM pids))
-""").columns(kind=sa.String, id=sa.String, name=sa.String, pool_id=sa.String, ttl=sa.Integer,
+"""
+_TRANSFER_LOOKUP = sa.text(_TRANSFER_LOOKUP_SQL).columns(
+             kind=sa.String, id=sa.String, name=sa.String, pool_id=sa.String, ttl=sa.Integer,
              serial=sa.BigInteger, type=sa.String, masters=sa.JSON, created_at=sa.DateTime,
              rdata=sa.LargeBinary, refresh=sa.Integer, options=sa.JSON, host=sa.String)
+# The same on asyncpg directly (a prepared statement, no SQLAlchemy result processing).
+_TRANSFER_LOOKUP_PG = _TRANSFER_LOOKUP_SQL.replace(":name", "$1::text")
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+async def _lookup_rows(conn: AsyncConnection, qname: str) -> list[Any]:
+    if conn.dialect.driver == "asyncpg":
+        drv = (await conn.get_raw_connection()).driver_connection
+        return [SimpleNamespace(**dict(r))
+                for r in await drv.fetch(_TRANSFER_LOOKUP_PG, qname)]  # type: ignore[union-attr]
+    return list((await conn.execute(_TRANSFER_LOOKUP, {"name": qname})).all())
 
 
 async def transfer_lookup(conn: AsyncConnection, qname: str, source: str, key: KeyEntry | None,
@@ -186,14 +204,14 @@ async def transfer_lookup(conn: AsyncConnection, qname: str, source: str, key: K
     same decisions as :func:`mdns.zonedata.find_zone` with an exact match plus
     :func:`transfer_allowed`.
     """
-    rows = (await conn.execute(_TRANSFER_LOOKUP, {"name": qname})).all()
+    rows = await _lookup_rows(conn, qname)
     zone: ZoneInfo | None = None
     created: Any = None
     for row in rows:
         if row.kind == "z" and (zone is None or row.created_at < created):
             zone = ZoneInfo(id=row.id, name=row.name, pool_id=row.pool_id, ttl=row.ttl,
                             serial=int(row.serial), soa_rdata=row.rdata, type=row.type,
-                            masters=list(row.masters or []))
+                            masters=list(_json(row.masters) or []))
             created = row.created_at
     if zone is None:
         for row in rows:
@@ -218,10 +236,10 @@ async def transfer_lookup(conn: AsyncConnection, qname: str, source: str, key: K
         elif row.kind == "h":
             hosts.append(row.host)
         elif row.kind == "t":
-            options = row.options or {}
+            options = _json(row.options) or {}
             if isinstance(options, dict) and options.get("host"):
                 hosts.append(str(options["host"]))
-            for m in row.masters or []:
+            for m in _json(row.masters) or []:
                 if isinstance(m, dict) and m.get("host"):
                     hosts.append(str(m["host"]))
     return zone, in_networks(source, allow_from) or same_host(source, hosts)
