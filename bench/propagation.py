@@ -505,7 +505,10 @@ async def bench_peer(kind: str, quick: bool, workdir: Path, *, rate: float,
                     assert r.status == 202, await r.text()
                     zones.append(await r.json())
             for z in zones:
-                await wait_active(http, f"{stack.api}/zones/{z['id']}", 0.01)
+                if await wait_active(http, f"{stack.api}/zones/{z['id']}", 0.01) is None:
+                    # e.g. mdns failing transfers: measuring on a dead stack only wastes minutes
+                    raise RuntimeError(f"zone {z['name']} not ACTIVE at the {kind} peer within "
+                                       f"30 s; see mdns.log and worker.log (--keep-logs keeps {workdir})")
             meter.mark()
 
             load = loadavg()
