@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dnsaas.storage import tables as t
+from mdns.transfer import MAX_CHAIN
 from mdns.tsig import KeyEntry
 from mdns.zonedata import ZoneInfo, _norm, catalog_soa
 
@@ -150,7 +151,7 @@ def notify_allowed(zone: ZoneInfo, source: str) -> bool:
 # kind 'z' zone, 'c' catalog pool, 't' pool target, 'h' nameserver/also-notify host,
 # 'k' scoped key (pool_id = the key's resource_id, type = its scope).
 _TRANSFER_LOOKUP_SQL = """
-WITH zz AS (
+WITH RECURSIVE zz AS (
     SELECT z.id, z.name, z.pool_id, z.ttl, z.serial, z.type, z.masters, z.created_at, r.rdata
     FROM zones z
     JOIN recordsets rs ON rs.zone_id = z.id AND rs.name = z.name AND rs.type = 'SOA'
@@ -159,52 +160,78 @@ WITH zz AS (
       AND z.action <> 'DELETE'),
 cc AS (SELECT id, catalog_zone_fqdn, catalog_serial, catalog_zone_refresh FROM pools
        WHERE catalog_zone_fqdn IS NOT NULL),
-pids AS (SELECT pool_id AS pid FROM zz UNION SELECT id FROM cc)
+pids AS (SELECT pool_id AS pid FROM zz UNION SELECT id FROM cc),
+chain(id, zone_id, serial_from, incremental, depth) AS (
+    SELECT c.id, c.zone_id, c.serial_from, c.incremental, 1 FROM zone_changes c
+    JOIN zz ON c.zone_id = zz.id AND c.serial_to = zz.serial
+    WHERE :want
+  UNION ALL
+    SELECT c.id, c.zone_id, c.serial_from, c.incremental, chain.depth + 1
+    FROM chain JOIN zone_changes c ON c.zone_id = chain.zone_id AND c.serial_to = chain.serial_from
+    WHERE chain.serial_from <> :client AND chain.incremental AND chain.depth < :maxdepth)
 SELECT 'z' AS kind, id, name, pool_id, ttl, serial, type, masters, created_at, rdata,
        CAST(NULL AS INTEGER) AS refresh, CAST(NULL AS JSON) AS options,
-       CAST(NULL AS VARCHAR(255)) AS host
+       CAST(NULL AS VARCHAR(255)) AS host, CAST(NULL AS BIGINT) AS serial_to,
+       CAST(NULL AS BYTEA) AS added
 FROM zz
 UNION ALL SELECT 'c', id, catalog_zone_fqdn, id, 0, catalog_serial, 'CATALOG', NULL, NULL, NULL,
-       catalog_zone_refresh, NULL, NULL FROM cc
-UNION ALL SELECT 't', NULL, NULL, pool_id, NULL, NULL, NULL, masters, NULL, NULL, NULL, options, NULL
+       catalog_zone_refresh, NULL, NULL, NULL, NULL FROM cc
+UNION ALL SELECT 't', NULL, NULL, pool_id, NULL, NULL, NULL, masters, NULL, NULL, NULL, options, NULL,
+       NULL, NULL
 FROM pool_targets WHERE pool_id IN (SELECT pid FROM pids)
-UNION ALL SELECT 'h', NULL, NULL, pool_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, host
+UNION ALL SELECT 'h', NULL, NULL, pool_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, host,
+       NULL, NULL
 FROM pool_nameservers WHERE pool_id IN (SELECT pid FROM pids)
-UNION ALL SELECT 'h', NULL, NULL, pool_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, host
+UNION ALL SELECT 'h', NULL, NULL, pool_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, host,
+       NULL, NULL
 FROM pool_also_notifies WHERE pool_id IN (SELECT pid FROM pids)
-UNION ALL SELECT 'k', NULL, NULL, resource_id, NULL, NULL, scope, NULL, NULL, NULL, NULL, NULL, NULL
+UNION ALL SELECT 'k', NULL, NULL, resource_id, NULL, NULL, scope, NULL, NULL, NULL, NULL, NULL, NULL,
+       NULL, NULL
 FROM tsigkeys WHERE (scope = 'ZONE' AND resource_id IN (SELECT id FROM zz))
                  OR (scope = 'POOL' AND resource_id IN (SELECT pid FROM pids))
+UNION ALL SELECT 'j', NULL, NULL, NULL, chain.depth, c.serial_from, NULL, NULL, NULL, c.removed,
+       NULL, NULL, NULL, c.serial_to, c.added
+FROM chain JOIN zone_changes c ON c.id = chain.id
+WHERE EXISTS (SELECT 1 FROM chain WHERE serial_from = :client)
+  AND NOT EXISTS (SELECT 1 FROM chain WHERE NOT incremental)
 """
 _TRANSFER_LOOKUP = sa.text(_TRANSFER_LOOKUP_SQL).columns(
              kind=sa.String, id=sa.String, name=sa.String, pool_id=sa.String, ttl=sa.Integer,
              serial=sa.BigInteger, type=sa.String, masters=sa.JSON, created_at=sa.DateTime,
-             rdata=sa.LargeBinary, refresh=sa.Integer, options=sa.JSON, host=sa.String)
+             rdata=sa.LargeBinary, refresh=sa.Integer, options=sa.JSON, host=sa.String,
+             serial_to=sa.BigInteger, added=sa.LargeBinary)
 # The same on asyncpg directly (a prepared statement, no SQLAlchemy result processing).
-_TRANSFER_LOOKUP_PG = _TRANSFER_LOOKUP_SQL.replace(":name", "$1::text")
+_TRANSFER_LOOKUP_PG = (_TRANSFER_LOOKUP_SQL.replace(":name", "$1::text").replace(":client", "$2::bigint")
+                       .replace(":want", "$3::boolean").replace(":maxdepth", "$4::integer"))
 
 
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-async def _lookup_rows(conn: AsyncConnection, qname: str) -> list[Any]:
+async def _lookup_rows(conn: AsyncConnection, qname: str, client: int, want: bool) -> list[Any]:
     if conn.dialect.driver == "asyncpg":
         drv = (await conn.get_raw_connection()).driver_connection
-        return [SimpleNamespace(**dict(r))
-                for r in await drv.fetch(_TRANSFER_LOOKUP_PG, qname)]  # type: ignore[union-attr]
-    return list((await conn.execute(_TRANSFER_LOOKUP, {"name": qname})).all())
+        return [SimpleNamespace(**dict(r)) for r in await drv.fetch(  # type: ignore[union-attr]
+            _TRANSFER_LOOKUP_PG, qname, client, want, MAX_CHAIN)]
+    return list((await conn.execute(_TRANSFER_LOOKUP, {
+        "name": qname, "client": client, "want": want, "maxdepth": MAX_CHAIN})).all())
 
 
 async def transfer_lookup(conn: AsyncConnection, qname: str, source: str, key: KeyEntry | None,
-                          allow_from: Iterable[str]) -> tuple[ZoneInfo | None, bool]:
-    """The zone named ``qname`` (None: not served) and whether ``source``/``key`` may transfer it.
+                          allow_from: Iterable[str], client_serial: int | None = None,
+                          ) -> tuple[ZoneInfo | None, bool, list[Any] | None]:
+    """The zone named ``qname`` (None: not served), whether ``source``/``key`` may transfer it,
+    and, when ``client_serial`` is given, the IXFR journal chain from it to the zone's serial.
 
-    One round trip: the zone (serial and SOA as one state) and the rules' data together; the
-    same decisions as :func:`mdns.zonedata.find_zone` with an exact match plus
-    :func:`transfer_allowed`.
+    One round trip: the zone (serial and SOA as one state), the rules' data and the chain
+    walked back from exactly that serial; the same decisions as
+    :func:`mdns.zonedata.find_zone` with an exact match plus :func:`transfer_allowed`. The
+    chain is the rows :func:`mdns.transfer.plan_ixfr` takes (oldest first; empty when the
+    journal does not lead from the client's serial to the current one); None when not asked.
     """
-    rows = await _lookup_rows(conn, qname)
+    want = client_serial is not None
+    rows = await _lookup_rows(conn, qname, client_serial or 0, want)
     zone: ZoneInfo | None = None
     created: Any = None
     for row in rows:
@@ -222,15 +249,20 @@ async def transfer_lookup(conn: AsyncConnection, qname: str, source: str, key: K
                                 type="CATALOG", catalog=True)
                 break
     if zone is None:
-        return None, False
+        return None, False, None
+    chain = None
+    if want:
+        chain = [SimpleNamespace(serial_from=int(r.serial), serial_to=int(r.serial_to),
+                                 removed=r.rdata, added=r.added)
+                 for r in sorted((r for r in rows if r.kind == "j"), key=lambda r: -r.ttl)]
     if key is not None:
-        return zone, key_allows(key, zone)
+        return zone, key_allows(key, zone), chain
     hosts: list[str] = []
     for row in rows:
         if row.kind == "k":
             if (row.type == "ZONE" and row.pool_id == zone.id) or \
                     (row.type == "POOL" and row.pool_id == zone.pool_id):
-                return zone, False  # TSIG required
+                return zone, False, chain  # TSIG required
         elif row.pool_id != zone.pool_id:
             continue
         elif row.kind == "h":
@@ -242,4 +274,4 @@ async def transfer_lookup(conn: AsyncConnection, qname: str, source: str, key: K
             for m in _json(row.masters) or []:
                 if isinstance(m, dict) and m.get("host"):
                     hosts.append(str(m["host"]))
-    return zone, in_networks(source, allow_from) or same_host(source, hosts)
+    return zone, in_networks(source, allow_from) or same_host(source, hosts), chain

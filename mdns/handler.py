@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from dnsaas.settings import Settings
 from mdns import acl, transfer
 from mdns.tsig import KeyEntry, Keyring, sign, sign_multi, unsigned_error
-from mdns.wireutil import AA, QR, RD, TC, compress_owner, header, rr, text_to_wire, wire_to_text
+from mdns.wireutil import AA, QR, RD, TC, compress_owner, header, rr, serial_gt, text_to_wire, wire_to_text
 from mdns.zonedata import CNAME, NS, SOA, ZoneInfo, ZoneView, candidates, find_zone
 
 log = logging.getLogger(__name__)
@@ -193,6 +193,7 @@ class Handler:
         self.soa_reader = self.reader.execution_options(isolation_level="AUTOCOMMIT")
         self.cache = cache or transfer.TransferCache(settings.transfer_cache_bytes)
         self.keyring = keyring or Keyring(self.reader)
+        self._serials: dict[str, tuple[str, int]] = {}  # zone name -> (id, serial) last looked up
 
     # --- entry point --------------------------------------------------------------------------
     async def handle(self, wire: bytes, source: tuple[str, int], tcp: bool) -> AsyncIterator[bytes]:
@@ -363,12 +364,18 @@ class Handler:
         # serial — entries up to a committed serial never change, so the reply is consistent
         # without a REPEATABLE READ transaction. Round trips: zone + ACL, chain (none cached).
         plan: transfer.IxfrPlan | None = None
+        # read the journal chain with the zone unless the reply is expected from the cache
+        want_chain = client_serial is not None and not self._ixfr_cached(qname, client_serial)
         async with self.soa_reader.connect() as conn:
-            zone, allowed = await acl.transfer_lookup(conn, qname, req.source[0], req.key,
-                                                      self.settings.allow_transfer_from)
+            zone, allowed, chain = await acl.transfer_lookup(
+                conn, qname, req.source[0], req.key, self.settings.allow_transfer_from,
+                client_serial if want_chain else None)
             if zone is not None:
+                if len(self._serials) > 100_000:
+                    self._serials.clear()
+                self._serials[qname] = (zone.id, zone.serial)
                 if allowed and client_serial is not None:
-                    plan = await transfer.plan_ixfr(conn, zone, client_serial, self.cache)
+                    plan = await transfer.plan_ixfr(conn, zone, client_serial, self.cache, chain)
         if zone is None:
             yield self._reply(req, NOTAUTH)
             return
@@ -396,6 +403,15 @@ class Handler:
                 return
         async for out in self._axfr(req, zone):
             yield out
+
+    def _ixfr_cached(self, qname: str, client_serial: int) -> bool:
+        """True when the IXFR reply is known without the journal at the zone's last seen serial."""
+        seen = self._serials.get(qname)
+        if seen is None:
+            return False
+        zone_id, serial = seen
+        return (client_serial == serial or serial_gt(client_serial, serial)
+                or self.cache.get(zone_id, serial, client_serial) is not None)
 
     async def _axfr(self, req: Request, zone: ZoneInfo) -> AsyncIterator[bytes]:
         cached = None if zone.catalog else self.cache.get(zone.id, zone.serial)

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import accumulate
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -352,12 +353,13 @@ ORDER BY chain.depth DESC
 
 
 async def plan_ixfr(conn: AsyncConnection, zone: ZoneInfo, client_serial: int,
-                    cache: TransferCache | None = None) -> IxfrPlan:
+                    cache: TransferCache | None = None, rows: list[Any] | None = None) -> IxfrPlan:
     """Decide the IXFR reply for ``client_serial`` and render it when incremental.
 
     ``zone`` is one state of the zone (serial and SOA read together); the chain is walked back
     from its serial, so ``conn`` needs no snapshot. At most one query (the journal chain);
-    none when the decision for (zone, client serial, current serial) is in ``cache``.
+    none when the decision for (zone, client serial, current serial) is in ``cache`` or the
+    chain ``rows`` (read with the zone, :func:`mdns.acl.transfer_lookup`) are given.
     """
     if client_serial == zone.serial or serial_gt(client_serial, zone.serial):
         return IxfrPlan("current", zone)
@@ -367,7 +369,7 @@ async def plan_ixfr(conn: AsyncConnection, zone: ZoneInfo, client_serial: int,
         hit = cache.get(zone.id, zone.serial, client_serial)
         if hit is not None:
             return IxfrPlan(hit.kind, zone, hit.bodies, hit.nbytes)
-    plan = await _condense(conn, zone, client_serial)
+    plan = await _condense(conn, zone, client_serial, rows)
     if cache is not None:
         cache.put(zone.id, zone.serial, Rendered(plan.bodies, max(plan.size, 64),
                                                  sum(c for c, _ in plan.bodies), plan.kind),
@@ -375,10 +377,13 @@ async def plan_ixfr(conn: AsyncConnection, zone: ZoneInfo, client_serial: int,
     return plan
 
 
-async def _condense(conn: AsyncConnection, zone: ZoneInfo, client_serial: int) -> IxfrPlan:
-    """Read the journal chain and condense it into one difference sequence."""
-    rows = (await conn.execute(_CHAIN, {"zid": zone.id, "cur": zone.serial,
-                                        "client": client_serial, "maxdepth": MAX_CHAIN})).all()
+async def _condense(conn: AsyncConnection, zone: ZoneInfo, client_serial: int,
+                    rows: list[Any] | None = None) -> IxfrPlan:
+    """Read the journal chain (unless given) and condense it into one difference sequence."""
+    if rows is None:
+        rows = list((await conn.execute(_CHAIN, {"zid": zone.id, "cur": zone.serial,
+                                                 "client": client_serial,
+                                                 "maxdepth": MAX_CHAIN})).all())
     if not rows or rows[0].serial_from != client_serial or rows[-1].serial_to != zone.serial:
         return IxfrPlan("axfr", zone)
     serial = client_serial
