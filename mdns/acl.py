@@ -164,7 +164,7 @@ pids AS (SELECT pool_id AS pid FROM zz UNION SELECT id FROM cc),
 chain(id, zone_id, serial_from, incremental, depth) AS (
     SELECT c.id, c.zone_id, c.serial_from, c.incremental, 1 FROM zone_changes c
     JOIN zz ON c.zone_id = zz.id AND c.serial_to = zz.serial
-    WHERE :want
+    WHERE :want AND zz.serial <> :client
   UNION ALL
     SELECT c.id, c.zone_id, c.serial_from, c.incremental, chain.depth + 1
     FROM chain JOIN zone_changes c ON c.zone_id = chain.zone_id AND c.serial_to = chain.serial_from
