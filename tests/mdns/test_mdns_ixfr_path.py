@@ -79,6 +79,15 @@ async def test_ixfr_round_trips(mdns: MdnsServer, service: Service, admin: Conte
                                              current))
         assert _soa_serials(rrs) == [current] and len(rrs) == 1
         assert len(statements) == 1
+        # that client after the next change (NOTIFYed): still one statement
+        await service.create_recordset(admin, zone["id"], {"name": "rt2.example.test.", "type": "A",
+                                                           "records": ["198.51.100.8"]})
+        newer = (await service.get_zone(admin, zone["id"]))["serial"]
+        statements.clear()
+        rrs = rrs_of(await asyncio.to_thread(axfr_messages, mdns.port, "example.test.", "IXFR",
+                                             current))
+        assert _soa_serials(rrs) == [newer, current, newer, newer]
+        assert len([s for s in statements if "zone_changes" in s[0] or "zones" in s[0]]) == 1
     finally:
         sa.event.remove(engine, "before_cursor_execute", on_execute)
         sa.event.remove(engine, "begin", on_begin)
