@@ -29,10 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
-import sqlalchemy as sa
 
-from dnsaas.testing.databases import pg_admin_url
+from dnsaas.testing.databases import drop_database, recreate_database
 from dnsaas.testing.ports import free_port
 
 RESULTS = Path(__file__).parent / "results"
@@ -53,29 +51,6 @@ class Row:
     p50_ms: float
     p99_ms: float
     api_cpu_ms_per_req: float
-
-
-def _dsn(url: str) -> str:
-    return str(sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
-
-
-async def create_database(name: str) -> str:
-    admin = await asyncpg.connect(_dsn(pg_admin_url()))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return str(sa.make_url(pg_admin_url()).set(database=name).render_as_string(
-        hide_password=False))
-
-
-async def drop_database(name: str) -> None:
-    admin = await asyncpg.connect(_dsn(pg_admin_url()))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 def dnsaas_cmd(*args: str) -> list[str]:
@@ -254,7 +229,7 @@ async def main_async(quick: bool, workers: int, creates: int | None = None,
     gets = gets or (2000 if quick else 20000)
     load_before = os.getloadavg()
     name = f"dnsaas_bench_api_{os.getpid()}"
-    url = await create_database(name)
+    url = await recreate_database(name)
     try:
         up = await asyncio.to_thread(subprocess.run, dnsaas_cmd("db", "upgrade", "--database",
                                                                 url), capture_output=True)

@@ -51,7 +51,7 @@ from dnsaas.service.changes import utcnow
 from dnsaas.settings import QuotaDefaults, Settings
 from dnsaas.storage import bootstrap, db
 from dnsaas.storage import tables as t
-from dnsaas.testing.databases import _pg_exec, _with_db, pg_admin_url
+from dnsaas.testing.databases import drop_database, recreate_database
 from dnsaas.testing.peers import BindServer, KnotServer, find_binary
 from dnsaas.testing.ports import free_port
 from dnsaas.wire import name_wire, type_code
@@ -245,8 +245,7 @@ async def run(n: int, runs: int) -> dict[str, Any]:
     svc: Service | None = None
     with contextlib.ExitStack() as stack:
         peers = _start_peers(stack, zone_file)
-        await _pg_exec(f'CREATE DATABASE "{name}"')
-        url = _with_db(pg_admin_url(), name)
+        url = await recreate_database(name)
         try:
             t0 = time.perf_counter()
             svc, zone = await load_dnsaas(url, recs)
@@ -306,7 +305,7 @@ async def run(n: int, runs: int) -> dict[str, Any]:
                 mdns_proc.wait(10)
             if svc is not None:
                 await svc.engine.dispose()
-            await _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await drop_database(name)
     for label in ("bind", "knot"):
         out.setdefault(label, None)
     return out

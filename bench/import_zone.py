@@ -36,7 +36,13 @@ from dnsaas.context import Context
 from dnsaas.service import Service
 from dnsaas.settings import Settings
 from dnsaas.storage import bootstrap, db
-from dnsaas.testing.databases import pg_admin_url, postgres_available
+from dnsaas.testing.databases import (
+    asyncpg_dsn,
+    drop_database,
+    pg_admin_url,
+    postgres_available,
+    recreate_database,
+)
 
 RESULTS = Path(__file__).parent / "results"
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -94,8 +100,7 @@ async def _pg_backends(url: str) -> list[int]:
     if not url.startswith("postgresql"):
         return []
     name = sa.make_url(url).database
-    admin = await asyncpg.connect(str(sa.make_url(pg_admin_url()).set(drivername="postgresql")
-                                      .render_as_string(hide_password=False)))
+    admin = await asyncpg.connect(asyncpg_dsn(pg_admin_url()))
     try:
         rows = await admin.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", name)
     finally:
@@ -111,28 +116,6 @@ async def _cpu_snapshot(url: str) -> dict[str, dict[int, float]]:
 
 def _cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
-
-
-async def _pg_url(name: str) -> str:
-    dsn = str(sa.make_url(pg_admin_url()).set(drivername="postgresql")
-              .render_as_string(hide_password=False))
-    admin = await asyncpg.connect(dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return str(sa.make_url(pg_admin_url()).set(database=name).render_as_string(hide_password=False))
-
-
-async def _drop_pg(name: str) -> None:
-    dsn = str(sa.make_url(pg_admin_url()).set(drivername="postgresql")
-              .render_as_string(hide_password=False))
-    admin = await asyncpg.connect(dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 async def run_one(url: str, sizes: list[int]) -> list[dict[str, Any]]:
@@ -200,9 +183,9 @@ async def main_async(sizes: list[int], with_pg: bool) -> dict[str, Any]:
     if with_pg:
         name = f"dnsaas_bench_import_{uuid.uuid4().hex[:6]}"
         try:
-            report["results"]["postgresql"] = await run_one(await _pg_url(name), sizes)
+            report["results"]["postgresql"] = await run_one(await recreate_database(name), sizes)
         finally:
-            await _drop_pg(name)
+            await drop_database(name)
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{tmp}/bench.db"
         report["results"]["sqlite"] = await run_one(url, sizes)

@@ -44,7 +44,7 @@ import yaml
 
 from dnsaas.settings import DEFAULT_POOL_ID, Settings
 from dnsaas.storage import bootstrap, db
-from dnsaas.testing.databases import _pg_exec, _with_db, pg_admin_url
+from dnsaas.testing.databases import asyncpg_dsn, drop_database, recreate_database
 from dnsaas.testing.peers import BindServer, KnotServer, PowerDNSServer
 from dnsaas.testing.ports import free_port
 
@@ -157,8 +157,7 @@ def target(kind: str, peer: Any, mdns_port: int) -> dict[str, Any]:
 
 async def make_database() -> str:
     name = f"dnsaas_bench_prop_{uuid.uuid4().hex[:8]}"
-    await _pg_exec(f'CREATE DATABASE "{name}"')
-    url = _with_db(pg_admin_url(), name)
+    url = await recreate_database(name)
     engine = db.create_engine(url)
     try:
         await bootstrap.prepare(engine, Settings(database_url=url), auto_migrate=True)
@@ -513,7 +512,7 @@ async def bench_peer(kind: str, quick: bool, workdir: Path, *, rate: float,
 
             load = loadavg()
             t = time.monotonic()
-            pg = await asyncpg.connect(db_url.replace("postgresql+asyncpg", "postgresql"))
+            pg = await asyncpg.connect(asyncpg_dsn(db_url))
             try:
                 one = await one_at_a_time(http, stack.api, probe, pg, zones, n_creates)
             finally:
@@ -540,7 +539,7 @@ async def bench_peer(kind: str, quick: bool, workdir: Path, *, rate: float,
             peer.stop()
         name = db_url.rsplit("/", 1)[1]
         try:
-            await _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await drop_database(name)
         except Exception:  # noqa: BLE001 - best effort cleanup
             pass
 

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import sqlalchemy as sa
 
 from dnsaas import wire
 from dnsaas.context import Context
@@ -31,24 +30,10 @@ from dnsaas.service import ListParams, Service
 from dnsaas.service.zones import reverse_name
 from dnsaas.settings import DEFAULT_POOL_ID, Settings
 from dnsaas.storage import db
-from dnsaas.testing.databases import pg_admin_url
+from dnsaas.testing.databases import asyncpg_dsn, recreate_database
 
 RESULTS = Path(__file__).parent / "results"
 BIG_PROJECT = "tenant-big"
-
-
-def _dsn(url: str) -> str:
-    return str(sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
-
-
-async def _recreate(name: str) -> str:
-    admin = await asyncpg.connect(_dsn(pg_admin_url()))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return str(sa.make_url(pg_admin_url()).set(database=name).render_as_string(hide_password=False))
 
 
 async def load(url: str, zones: int, recordsets: int, big_zone_size: int) -> dict[str, Any]:
@@ -65,7 +50,7 @@ async def load(url: str, zones: int, recordsets: int, big_zone_size: int) -> dic
     big = await service.create_zone(admin, {"name": "big.bench.", "email": "a@big.bench"})
     await engine.dispose()
 
-    conn = await asyncpg.connect(_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     t0 = time.perf_counter()
     base = datetime(2026, 1, 1)
     zone_rows, zone_names = [], []
@@ -188,7 +173,7 @@ async def measure(url: str, facts: dict[str, Any], n: int) -> dict[str, dict[str
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     zones, recordsets, big = ((10_000, 100_000, 100_000) if args.quick
                               else (100_000, 1_000_000, 100_000))
-    url = await _recreate("dnsaas_bench_storage")
+    url = await recreate_database("dnsaas_bench_storage")
     print(f"loading {zones:,} zones and {recordsets:,} recordsets "
           f"({big:,} in one zone) into PostgreSQL …", flush=True)
     facts = await load(url, zones, recordsets, big)

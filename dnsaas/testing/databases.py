@@ -38,6 +38,23 @@ async def _pg_exec(sql: str) -> None:
         await engine.dispose()
 
 
+def asyncpg_dsn(url: str) -> str:
+    """A SQLAlchemy ``postgresql+asyncpg://`` URL as a plain DSN for ``asyncpg.connect``."""
+    return str(sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
+
+
+async def recreate_database(name: str) -> str:
+    """Drop (if present) and create database ``name`` on the test server; returns its URL."""
+    await drop_database(name)
+    await _pg_exec(f'CREATE DATABASE "{name}"')
+    return _with_db(pg_admin_url(), name)
+
+
+async def drop_database(name: str) -> None:
+    """Drop database ``name`` on the test server, ending its sessions."""
+    await _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def postgres_available() -> bool:
     """True when the test PostgreSQL server answers."""
     try:
