@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -425,18 +426,19 @@ class AdminService(ServiceBase):
 
     async def heartbeat(self, service_name: str, hostname: str, status: str = "UP",
                         stats: dict[str, Any] | None = None) -> None:
-        """Record that a dnsaas process is alive (called every few seconds)."""
+        """Record that a dnsaas process is alive (called every few seconds): one upsert, so
+        processes on one host (``dnsaas api --workers N``) never race on the first insert."""
         async def run(conn: AsyncConnection) -> None:
             now = changes.utcnow()
-            upd = await conn.execute(t.service_statuses.update().where(
-                t.service_statuses.c.service_name == service_name,
-                t.service_statuses.c.hostname == hostname,
-            ).values(status=status, stats=stats or {}, heartbeated_at=now, updated_at=now))
-            if upd.rowcount == 0:
-                await conn.execute(t.service_statuses.insert().values(
-                    id=changes.new_id(), service_name=service_name, hostname=hostname,
-                    status=status, stats=stats or {}, capabilities={}, heartbeated_at=now,
-                    created_at=now))
+            ins_mod = postgresql if conn.dialect.name == "postgresql" else sqlite
+            stmt = ins_mod.insert(t.service_statuses).values(
+                id=changes.new_id(), service_name=service_name, hostname=hostname,
+                status=status, stats=stats or {}, capabilities={}, heartbeated_at=now,
+                created_at=now)
+            await conn.execute(stmt.on_conflict_do_update(
+                index_elements=[t.service_statuses.c.service_name, t.service_statuses.c.hostname],
+                set_={"status": stmt.excluded.status, "stats": stmt.excluded.stats,
+                      "heartbeated_at": now, "updated_at": now}))
         await self.tx(run)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from dnsaas import errors as e
@@ -113,3 +115,11 @@ async def test_heartbeat_and_service_statuses(service: Service, admin: Context) 
     page = await service.list_service_statuses(admin, ListParams())
     assert page.total == 1 and page.items[0]["stats"] == {"jobs": 3}
     assert page.items[0]["status"] == "UP" and page.items[0]["heartbeated_at"]
+
+
+async def test_concurrent_first_heartbeats_make_one_row(service: Service, admin: Context) -> None:
+    # Two API workers on one host heartbeat at start-up at the same moment: no IntegrityError.
+    await asyncio.gather(*(service.heartbeat("api", "host-b", stats={"n": i}) for i in range(8)))
+    page = await service.list_service_statuses(admin, ListParams())
+    rows = [r for r in page.items if r["service_name"] == "api"]
+    assert len(rows) == 1 and rows[0]["hostname"] == "host-b" and rows[0]["stats"]["n"] in range(8)
