@@ -77,8 +77,17 @@ async def build(settings: Settings, *, with_heartbeat: bool = True) -> web.Appli
     return app
 
 
+def event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop when it is installed (less CPU per request), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def _serve(settings: Settings, sock: socket.socket, access_log: bool) -> None:
-    web.run_app(build(settings), sock=sock,
+    web.run_app(build(settings), sock=sock, loop=event_loop(),
                 access_log=logging.getLogger("aiohttp.access") if access_log else None,
                 print=lambda text: log.info("%s", text.strip()), shutdown_timeout=10)
 

@@ -1,5 +1,6 @@
-"""REST API benchmark: ``dnsaas api`` on PostgreSQL in its own process, this process as the
-load generator (aiohttp client, token auth).
+"""REST API benchmark: ``dnsaas api`` on PostgreSQL in its own process, the load generator in
+another: ``wrk`` (one thread per connection, bodies made by a Lua script) when it is installed,
+else an aiohttp client in this process (``--generator python``), token auth.
 
 Measures recordset creates/s at concurrency 1, 8 and 32 (each client writes to its own zone,
 as tenants do; one extra row has all 32 clients on one zone, where every create serialises on
@@ -9,6 +10,8 @@ GET/s at concurrency 32, with latency percentiles and error counts. Prints a tab
 
     python -m bench.api            # 5,000 creates per concurrency level, 20,000 GETs
     python -m bench.api --quick    # 500 creates, 2,000 GETs (CI)
+
+The table shows the CPU time per request of the API process(es) and of the load generator.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 
 import aiohttp
 
+from bench import wrkload
 from dnsaas.testing.databases import drop_database, recreate_database
 from dnsaas.testing.ports import free_port
 
@@ -51,6 +55,7 @@ class Row:
     p50_ms: float
     p99_ms: float
     api_cpu_ms_per_req: float
+    generator_cpu_ms_per_req: float = 0.0
 
 
 def dnsaas_cmd(*args: str) -> list[str]:
@@ -115,40 +120,80 @@ class ApiProcess:
             await asyncio.to_thread(self.proc.wait)
 
 
-async def run_load(api: ApiProcess, concurrency: int, total: int,
-                   make: Any) -> tuple[list[float], int, float, float]:
-    """``total`` requests from ``concurrency`` clients; ``make(client, i)`` does one request
-    and returns its status. Returns (latencies in s, errors, wall s, API CPU s)."""
+@dataclass
+class Load:
+    """One measured load: client ``i`` sends ``method`` to ``paths[i]``; a non-empty
+    ``zones[i]`` makes each request a recordset create with a new name in that zone."""
+
+    method: str
+    paths: list[str]
+    zones: list[str]
+
+
+async def python_load(api: ApiProcess, session: aiohttp.ClientSession, load: Load,
+                      total: int) -> tuple[list[float], int, float, float, float]:
+    """``total`` requests from aiohttp clients in this process (the fallback generator).
+    Returns (latencies in s, errors, wall s, API CPU s, generator CPU s)."""
     counter = iter(range(total))
     latencies: list[float] = []
     errors = 0
 
     async def client(cid: int) -> None:
         nonlocal errors
-        for i in counter:
+        path, zone = load.paths[cid], load.zones[cid]
+        for _ in counter:
+            body = None
+            if zone:
+                body = {"name": f"r{uuid.uuid4().hex[:12]}.{zone}", "type": "A",
+                        "records": ["192.0.2.1"]}
             t0 = time.perf_counter()
             try:
-                status = await make(cid, i)
+                async with session.request(load.method, path, json=body) as r:
+                    await r.read()
+                    status = r.status
             except aiohttp.ClientError:
                 status = 0
             latencies.append(time.perf_counter() - t0)
             if not 200 <= status < 300:
                 errors += 1
-    t0, cpu0 = time.perf_counter(), api.cpu_seconds()
-    await asyncio.gather(*(client(c) for c in range(concurrency)))
-    return latencies, errors, time.perf_counter() - t0, api.cpu_seconds() - cpu0
+    t0, cpu0, gen0 = time.perf_counter(), api.cpu_seconds(), time.process_time()
+    await asyncio.gather(*(client(c) for c in range(len(load.paths))))
+    return (latencies, errors, time.perf_counter() - t0, api.cpu_seconds() - cpu0,
+            time.process_time() - gen0)
 
 
-def row(scenario: str, concurrency: int, result: tuple[list[float], int, float, float]) -> Row:
-    lat, errors, wall, cpu = result
-    lat_ms = sorted(x * 1000 for x in lat)
-    p99 = lat_ms[min(len(lat_ms) - 1, int(len(lat_ms) * 0.99))]
-    return Row(scenario, concurrency, len(lat), errors, round(wall, 3),
-               round(len(lat) / wall, 1), round(statistics.median(lat_ms), 2), round(p99, 2),
-               round(cpu * 1000 / max(1, len(lat)), 3))
+class Runner:
+    """Runs loads with wrk (another process) or, without wrk, the in-process fallback."""
+
+    def __init__(self, api: ApiProcess, session: aiohttp.ClientSession, token: str,
+                 generator: str):
+        self.api, self.session, self.token, self.generator = api, session, token, generator
+        self.runs = 0
+
+    async def row(self, scenario: str, load: Load, total: int) -> Row:
+        concurrency = len(load.paths)
+        if self.generator == "python":
+            lat, errors, wall, cpu, gen = await python_load(self.api, self.session, load, total)
+            lat_ms = sorted(x * 1000 for x in lat)
+            p50, p99 = statistics.median(lat_ms), lat_ms[min(len(lat_ms) - 1,
+                                                             int(len(lat_ms) * 0.99))]
+            done = len(lat)
+        else:
+            self.runs += 1
+            tag = f"{os.getpid():x}{self.runs}"
+            cpu0 = self.api.cpu_seconds()
+            res = await wrkload.run(f"http://127.0.0.1:{self.api.port}", load.method, load.paths,
+                                    load.zones, self.token, total, tag)
+            cpu = self.api.cpu_seconds() - cpu0
+            done, errors, wall, p50, p99, gen = (res.requests, res.errors, res.seconds,
+                                                 res.p50_ms, res.p99_ms, res.generator_cpu_s)
+        return Row(scenario, concurrency, done, errors, round(wall, 3), round(done / wall, 1),
+                   round(p50, 2), round(p99, 2), round(cpu * 1000 / max(1, done), 3),
+                   round(gen * 1000 / max(1, done), 3))
 
 
-async def bench(api: ApiProcess, token: str, creates: int, gets: int) -> list[Row]:
+async def bench(api: ApiProcess, token: str, creates: int, gets: int,
+                generator: str) -> list[Row]:
     headers = {"X-Auth-Token": token, "Content-Type": "application/json"}
     rows: list[Row] = []
     connector = aiohttp.TCPConnector(limit=64)
@@ -158,73 +203,74 @@ async def bench(api: ApiProcess, token: str, creates: int, gets: int) -> list[Ro
                 "zones": -1, "zone_recordsets": -1, "zone_records": -1,
                 "recordset_records": -1}, headers={"X-Auth-All-Projects": "true"}) as r:
             assert r.status == 200, await r.text()
-        zones: list[str] = []
+        zones: list[tuple[str, str]] = []
         for i in range(33):
             async with session.post("/v2/zones", json={"name": f"z{i}.bench.test.",
                                                        "email": "h@bench.test"}) as r:
                 assert r.status == 202, await r.text()
-                zones.append((await r.json())["id"])
+                body = await r.json()
+                zones.append((body["id"], body["name"]))
+        runner = Runner(api, session, token, generator)
 
-        names = {z: (await (await session.get(f"/v2/zones/{z}")).json())["name"] for z in zones}
+        def creates_on(clients: list[tuple[str, str]]) -> Load:
+            return Load("POST", [f"/v2/zones/{z}/recordsets" for z, _ in clients],
+                        [name for _, name in clients])
 
-        async def create(cid: int, _i: int) -> int:
-            zone_id = zones[cid]
-            body = {"name": f"r{uuid.uuid4().hex[:12]}.{names[zone_id]}", "type": "A",
-                    "records": ["192.0.2.1"]}
-            async with session.post(f"/v2/zones/{zone_id}/recordsets", json=body) as r:
-                await r.read()
-                return r.status
-
-        async def create_one_zone(_cid: int, _i: int) -> int:
-            zone_id = zones[32]
-            body = {"name": f"r{uuid.uuid4().hex[:12]}.{names[zone_id]}", "type": "A",
-                    "records": ["192.0.2.1"]}
-            async with session.post(f"/v2/zones/{zone_id}/recordsets", json=body) as r:
-                await r.read()
-                return r.status
+        def gets_of(paths: list[str]) -> Load:
+            return Load("GET", paths, [""] * len(paths))
 
         # Warm up connections, caches and the server's statement cache.
-        await run_load(api, 32, 320, create)
+        await runner.row("warm-up", creates_on(zones[:32]), 320)
         for c in (1, 8, 32):
-            rows.append(row("recordset create (zone per client)", c,
-                            await run_load(api, c, creates, create)))
-        rows.append(row("recordset create (one zone)", 32,
-                        await run_load(api, 32, creates, create_one_zone)))
-
-        async def get_zone(cid: int, _i: int) -> int:
-            async with session.get(f"/v2/zones/{zones[cid]}") as r:
-                await r.read()
-                return r.status
-
-        async def list_recordsets(cid: int, _i: int) -> int:
-            async with session.get(f"/v2/zones/{zones[cid]}/recordsets") as r:
-                await r.read()
-                return r.status
-        async def versions(_cid: int, _i: int) -> int:
-            async with session.get("/v2") as r:
-                await r.read()
-                return r.status
-        await run_load(api, 32, 500, get_zone)
-        rows.append(row("versions GET (no database)", 32, await run_load(api, 32, gets, versions)))
-        rows.append(row("zone GET", 32, await run_load(api, 32, gets, get_zone)))
-        rows.append(row("recordset list GET (20 per page)", 32,
-                        await run_load(api, 32, gets, list_recordsets)))
+            rows.append(await runner.row("recordset create (zone per client)",
+                                         creates_on(zones[:c]), creates))
+        rows.append(await runner.row("recordset create (one zone)", creates_on([zones[32]] * 32),
+                                     creates))
+        zone_gets = gets_of([f"/v2/zones/{z}" for z, _ in zones[:32]])
+        await runner.row("warm-up", zone_gets, 500)
+        rows.append(await runner.row("versions GET (no database)", gets_of(["/v2"] * 32), gets))
+        rows.append(await runner.row("zone GET", zone_gets, gets))
+        rows.append(await runner.row("recordset list GET (20 per page)",
+                                     gets_of([f"/v2/zones/{z}/recordsets" for z, _ in zones[:32]]),
+                                     gets))
     return rows
 
 
 def table(rows: list[Row]) -> str:
     head = f"{'scenario':38} {'conc':>4} {'reqs':>6} {'errors':>6} {'req/s':>9} " \
-           f"{'p50 ms':>8} {'p99 ms':>8} {'API CPU ms/req':>15}"
+           f"{'p50 ms':>8} {'p99 ms':>8} {'API CPU ms/req':>15} {'gen CPU ms/req':>15}"
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(f"{r.scenario:38} {r.concurrency:>4} {r.requests:>6} {r.errors:>6} "
                      f"{r.per_second:>9.1f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} "
-                     f"{r.api_cpu_ms_per_req:>15.3f}")
+                     f"{r.api_cpu_ms_per_req:>15.3f} {r.generator_cpu_ms_per_req:>15.3f}")
     return "\n".join(lines)
 
 
+GENERATORS = {
+    "wrk": "wrk in its own process, one thread per connection, keep-alive, Lua-made bodies",
+    "python": "aiohttp client in the benchmark process, keep-alive (several times wrk's CPU "
+              "per request, taken from the cores the API and PostgreSQL share)",
+}
+
+
+def pick_generator(wanted: str) -> str:
+    """``auto`` is wrk when installed, else the Python generator (with a message)."""
+    if wanted == "auto":
+        if wrkload.available():
+            return "wrk"
+        print("bench/api: wrk not found (Debian: apt-get install -y wrk); using the slower "
+              "in-process Python load generator, whose CPU use lowers the API's figures",
+              file=sys.stderr)
+        return "python"
+    if wanted == "wrk" and not wrkload.available():
+        raise SystemExit("wrk not found: apt-get install -y wrk, or --generator python")
+    return wanted
+
+
 async def main_async(quick: bool, workers: int, creates: int | None = None,
-                     gets: int | None = None) -> dict[str, Any]:
+                     gets: int | None = None, generator: str = "auto") -> dict[str, Any]:
+    generator = pick_generator(generator)
     creates = creates or (500 if quick else 5000)
     gets = gets or (2000 if quick else 20000)
     load_before = os.getloadavg()
@@ -241,7 +287,7 @@ async def main_async(quick: bool, workers: int, creates: int | None = None,
         token = made.stdout.strip()
         port = free_port()
         async with ApiProcess(url, port, workers) as api:
-            rows = await bench(api, token, creates, gets)
+            rows = await bench(api, token, creates, gets, generator)
     finally:
         await drop_database(name)
     by = {(r.scenario, r.concurrency): r for r in rows}
@@ -254,7 +300,8 @@ async def main_async(quick: bool, workers: int, creates: int | None = None,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
         "setup": f"dnsaas api ({workers} worker process(es), token auth, no access log) on "
-                 "PostgreSQL; load generator: 1 process, aiohttp client, keep-alive",
+                 f"PostgreSQL; load generator: {GENERATORS[generator]}",
+        "generator": generator,
         "load_average_before": [round(x, 2) for x in load_before],
         "workers": workers,
         "rows": [asdict(r) for r in rows],
@@ -270,8 +317,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="dnsaas api worker processes")
     parser.add_argument("--creates", type=int, help="creates per concurrency level")
     parser.add_argument("--gets", type=int, help="GETs per GET scenario")
+    parser.add_argument("--generator", choices=("auto", *GENERATORS), default="auto",
+                        help="load generator (auto: wrk when installed)")
     args = parser.parse_args()
-    result = asyncio.run(main_async(args.quick, args.workers, args.creates, args.gets))
+    result = asyncio.run(main_async(args.quick, args.workers, args.creates, args.gets,
+                                    args.generator))
     print(table([Row(**r) for r in result["rows"]]))
     print(f"targets {TARGETS} met: {result['met']}")
     RESULTS.mkdir(exist_ok=True)
