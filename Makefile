@@ -26,9 +26,13 @@ lint: venv
 
 bench: bench-storage bench-api bench-axfr bench-propagation bench-import
 
+# Every benchmark in its quick mode, one after the other (CI runs this after the tests).
 bench-quick: venv
 	$(PY) -m bench.storage --quick
+	$(PY) -m bench.api --quick
 	$(PY) -m bench.axfr --quick
+	$(PY) -m bench.propagation --quick
+	$(PY) -m bench.import_zone --quick
 
 bench-storage: venv
 	$(PY) -m bench.storage $(BENCH_ARGS)
