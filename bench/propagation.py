@@ -45,30 +45,12 @@ import yaml
 from dnsaas.settings import DEFAULT_POOL_ID, Settings
 from dnsaas.storage import bootstrap, db
 from dnsaas.testing.databases import asyncpg_dsn, drop_database, recreate_database
-from dnsaas.testing.peers import BindServer, KnotServer, PowerDNSServer
+from dnsaas.testing.peers import BIND_SECONDARY_OPTIONS, BindServer, KnotServer, PowerDNSServer
 from dnsaas.testing.ports import free_port
 
 RESULTS = Path(__file__).parent / "results"
-#: BIND's defaults allow 2 concurrent inbound transfers per primary (10 in all): with 20 zones
-#: changing at once, refreshes queue behind each other for seconds. Production configs should
-#: raise these the same way (README/pools docs); the launcher's config is otherwise unchanged.
-BIND_TRANSFER_OPTIONS = "    transfers-in 100;\n    transfers-per-ns 100;\n"
-
-
-class TunedBindServer(BindServer):
-    """The test launcher's BIND plus :data:`BIND_TRANSFER_OPTIONS`."""
-
-    def _write_config(self) -> None:
-        super()._write_config()
-        text = self.named_conf.read_text().replace(
-            "    serial-query-rate 1000;\n", "    serial-query-rate 1000;\n" + BIND_TRANSFER_OPTIONS, 1)
-        if BIND_TRANSFER_OPTIONS not in text:
-            raise RuntimeError("named.conf has no 'serial-query-rate 1000;' line to extend")
-        self.named_conf.write_text(text)
-
-
 PEERS: dict[str, type[BindServer | KnotServer | PowerDNSServer]] = {
-    "bind": TunedBindServer, "knot": KnotServer, "pdns": PowerDNSServer}
+    "bind": BindServer, "knot": KnotServer, "pdns": PowerDNSServer}
 HEADERS = {"X-Auth-Project-ID": "bench", "X-Auth-User-ID": "bench", "X-Roles": "member",
            "Content-Type": "application/json"}
 
@@ -137,6 +119,28 @@ class CpuMeter:
         delta = {k: round(now[k] - self.last.get(k, 0.0), 2) for k in now}
         self.last = now
         return delta
+
+
+def worker_stats(log: Path) -> dict[str, int]:
+    """The worker's latest counters (``dnsaas.worker.stats`` lines: SOA polls, early NOTIFY
+    rounds, shared poll loops, runs); empty when none was logged yet."""
+    last: dict[str, int] = {}
+    with open(log, errors="replace") as f:
+        for line in f:
+            if "dnsaas.worker.stats: stats " in line:
+                last = {k: int(v) for k, v in (kv.split("=") for kv in line.split(" stats ")[1].split())}
+    return last
+
+
+async def stats_mark(log: Path) -> dict[str, int]:
+    """The counters once the worker has logged what the phase just did (it logs every second
+    while they move)."""
+    await asyncio.sleep(1.2)
+    return worker_stats(log)
+
+
+def stats_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in after.items()}
 
 
 def target(kind: str, peer: Any, mdns_port: int) -> dict[str, Any]:
@@ -509,6 +513,8 @@ async def bench_peer(kind: str, quick: bool, workdir: Path, *, rate: float,
                     raise RuntimeError(f"zone {z['name']} not ACTIVE at the {kind} peer within "
                                        f"30 s; see mdns.log and worker.log (--keep-logs keeps {workdir})")
             meter.mark()
+            wlog = workdir / "worker.log"
+            counters = await stats_mark(wlog)
 
             load = loadavg()
             t = time.monotonic()
@@ -520,12 +526,16 @@ async def bench_peer(kind: str, quick: bool, workdir: Path, *, rate: float,
             phases["one_at_a_time"] = {"load_before": load, "load_after": loadavg(),
                                        "wall_s": round(time.monotonic() - t, 1),
                                        "cpu_s": meter.mark()}
+            now = await stats_mark(wlog)
+            phases["one_at_a_time"]["worker"] = stats_delta(counters, now)
+            counters = now
             load = loadavg()
             t = time.monotonic()
             sus = await sustained(http, stack.api, probe, zones, rate, seconds)
             phases["sustained"] = {"load_before": load, "load_after": loadavg(),
                                    "wall_s": round(time.monotonic() - t, 1),
                                    "cpu_s": meter.mark()}
+            phases["sustained"]["worker"] = stats_delta(counters, await stats_mark(wlog))
         return {"peer": kind, "api_workers": api_workers, "one_at_a_time": one,
                 "sustained": sus, "phases": phases}
     finally:
@@ -546,7 +556,8 @@ async def bench_peer(kind: str, quick: bool, workdir: Path, *, rate: float,
 
 def table(results: list[dict[str, Any]]) -> str:
     rows = [f"{'peer':6} {'answerable p50/p95/p99 ms':>26} {'ACTIVE p50/p95/p99 ms':>24} "
-            f"{'rate/s (target)':>16} {'lag p50/p95/p99 ms':>22} {'load (1-min)':>13}"]
+            f"{'rate/s (target)':>16} {'lag p50/p95/p99 ms':>22} {'n lag':>6} {'polls/chg':>9} "
+            f"{'load (1-min)':>13}"]
 
     def trio(s: dict[str, Any]) -> str:
         return f"{s['p50_ms']}/{s['p95_ms']}/{s['p99_ms']}"
@@ -557,8 +568,10 @@ def table(results: list[dict[str, Any]]) -> str:
         one, sus, ph = r["one_at_a_time"], r["sustained"], r["phases"]
         load = f"{ph['one_at_a_time']['load_before'][0]}/{ph['sustained']['load_after'][0]}"
         rate = f"{sus['achieved_rate']} ({sus['target_rate']:g})"
+        polls = ph["sustained"].get("worker", {}).get("polls")
+        per = f"{polls / sus['accepted']:.1f}" if polls is not None and sus["accepted"] else "-"
         rows.append(f"{r['peer']:6} {trio(one['to_answerable']):>26} {trio(one['to_active']):>24} "
-                    f"{rate:>16} {trio(sus['lag']):>22} {load:>13}")
+                    f"{rate:>16} {trio(sus['lag']):>22} {sus['lag']['n']:>6} {per:>9} {load:>13}")
     return "\n".join(rows)
 
 
@@ -581,7 +594,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     return {"benchmark": "propagation", "quick": args.quick, "host": platform.node(),
             "cpus": os.cpu_count(), "python": platform.python_version(),
             "driven_through": "REST API (dnsaas api, noauth) as a separate process",
-            "bind_extra_options": BIND_TRANSFER_OPTIONS.split(),
+            "bind_options": [o.strip() for o in BIND_SECONDARY_OPTIONS.splitlines()],
             "note": "load averages are of the whole (shared) machine; cpu_s are per process "
                     "(api incl. forked workers, the peer daemon, and this benchmark)",
             "results": results}

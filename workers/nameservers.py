@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 Endpoint = tuple[str, int]
 NotifyFn = Callable[..., Awaitable[dict[Endpoint, bool]]]
 
+#: counters of this process (the worker logs them; tests and the benchmark read them)
+stats = {"polls": 0, "watch_loops": 0, "early_notifies": 0}
+
 
 class Absent(enum.Enum):
     """The nameserver does not serve the zone (REFUSED, NOTAUTH, NXDOMAIN, not authoritative)."""
@@ -185,6 +188,7 @@ async def soa_serial(endpoint: Endpoint, zone: str, *, tsig: Tsig | None = None,
                      wait: float = 0.5) -> int | Absent | None:
     """The serial ``endpoint`` serves for ``zone``; Absent if it does not serve it; None if it
     did not answer (or answered SERVFAIL: configured but not loaded)."""
+    stats["polls"] += 1
     if tsig is None and (ip := _ipv4(endpoint[0])) is not None:
         qname = dns.name.from_text(zone).to_wire().lower()
         resp = await (await _probe()).query((ip, endpoint[1]), qname, wait)
@@ -243,7 +247,121 @@ def notifier() -> NotifyFn:
     return send_notify  # type: ignore[no-any-return]
 
 
-_polling = [0]  # SOA poll loops running in this process (spaces polls out under load)
+#: SOA poll schedule of one (nameserver, zone) watch: first poll at once, then every
+#: ``_FIRST`` seconds growing by ``_GROWTH`` per poll up to ``_LONGEST``; while several zones are
+#: watched on one nameserver, their polls are spaced so that it gets at most
+#: ``1 / _SPACING`` polls per second from this process (BIND answers each from its own queue).
+_FIRST, _GROWTH, _LONGEST, _SPACING = 0.002, 1.5, 0.05, 0.002
+
+
+@dataclass(eq=False)
+class _Goal:
+    serial: int
+    deleted: bool
+    deadline: float
+    done: asyncio.Future[bool]
+
+    def met(self, got: int | Absent | None) -> bool:
+        if self.deleted:
+            return got is Absent.ZONE
+        return isinstance(got, int) and serial_gte(got, self.serial)
+
+
+class _Watch:
+    """ONE poll loop for a (nameserver, zone, key), shared by every run in this process that
+    waits on it: a burst of runs (or a newer run while an older one still polls) costs one
+    query per tick, and a confirmed newer serial satisfies every older goal at once."""
+
+    def __init__(self, endpoint: Endpoint, zone: str, tsig: Tsig | None) -> None:
+        self.endpoint, self.zone, self.tsig = endpoint, zone, tsig
+        self.goals: list[_Goal] = []
+        self.last = "not checked"
+        self.delay = _FIRST
+        self._wake = asyncio.Event()
+
+    def add(self, goal: _Goal) -> None:
+        """A new goal (usually right after a NOTIFY): poll again soon, from the shortest step."""
+        self.goals.append(goal)
+        self.delay = _FIRST
+        self._wake.set()
+
+    async def run(self, registry: dict[Any, _Watch], key: Any, per_ns: dict[Endpoint, int]) -> None:
+        loop = asyncio.get_running_loop()
+        per_ns[self.endpoint] = per_ns.get(self.endpoint, 0) + 1
+        stats["watch_loops"] += 1
+        try:
+            while self.goals:
+                self._wake.clear()
+                now = time.monotonic()
+                wait = min(0.5, max(0.05, max(g.deadline for g in self.goals) - now))
+                got = await soa_serial(self.endpoint, self.zone, tsig=self.tsig, wait=wait)
+                self.last = ("no answer" if got is None else "zone absent" if got is Absent.ZONE
+                             else f"serial {got}")
+                now = time.monotonic()
+                pause = max(self.delay, _SPACING * per_ns[self.endpoint])
+                for g in list(self.goals):
+                    if g.met(got) or now + pause > g.deadline:
+                        self.goals.remove(g)
+                        if not g.done.done():
+                            g.done.set_result(g.met(got))
+                if not self.goals:
+                    break
+                if not self._wake.is_set():  # a goal added while polling: go again at once
+                    timer = loop.call_later(pause, self._wake.set)
+                    try:
+                        await self._wake.wait()
+                    finally:
+                        timer.cancel()
+                    self.delay = min(self.delay * _GROWTH, _LONGEST)
+        finally:
+            per_ns[self.endpoint] -= 1
+            if registry.get(key) is self:
+                del registry[key]
+            for g in self.goals:
+                if not g.done.done():
+                    g.done.set_result(False)
+
+
+_watches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
+                                    tuple[dict[Any, _Watch], dict[Endpoint, int],
+                                          set[asyncio.Task[None]]]] = weakref.WeakKeyDictionary()
+
+
+async def watch_serial(endpoint: Endpoint, zone: str, serial: int, *, deleted: bool,
+                       deadline: float, tsig: Tsig | None = None) -> tuple[bool, str]:
+    """Wait until ``endpoint`` serves ``zone`` at ``serial`` or newer (or, with ``deleted``, no
+    longer serves it), polling its SOA through the process's shared watch for that zone, or
+    until ``deadline`` (monotonic). Returns (reached, last thing seen)."""
+    loop = asyncio.get_running_loop()
+    state = _watches.get(loop)
+    if state is None:
+        state = _watches[loop] = ({}, {}, set())
+    registry, per_ns, tasks = state
+    key = (endpoint, zone.lower(), tsig)
+    w = registry.get(key)
+    if w is None:
+        w = registry[key] = _Watch(endpoint, zone, tsig)
+        task = loop.create_task(w.run(registry, key, per_ns))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    goal = _Goal(serial, deleted, deadline, loop.create_future())
+    w.add(goal)
+    try:
+        reached = await goal.done
+    finally:
+        if not goal.done.done():  # cancelled: stop counting on this goal
+            goal.done.cancel()
+            if goal in w.goals:
+                w.goals.remove(goal)
+    return reached, ("" if reached else w.last)
+
+
+def last_seen(endpoint: Endpoint, zone: str, tsig: Tsig | None = None) -> str:
+    """What the shared watch of (``endpoint``, ``zone``) last saw ("serial N", "no answer", …);
+    "not checked" when nothing watches it."""
+    state = _watches.get(asyncio.get_running_loop())
+    w = state[0].get((endpoint, zone.lower(), tsig)) if state is not None else None
+    return w.last if w is not None else "not checked"
 
 
 @dataclass
@@ -258,13 +376,13 @@ class PollResult:
 async def wait_for_serial(
     servers: list[tuple[Endpoint, Tsig | None]], zone: str, serial: int, *, deleted: bool,
     threshold: int, deadline: float, on_threshold: Callable[[], Awaitable[None]] | None = None,
-    renotify: Callable[[list[Endpoint]], Awaitable[Any]] | None = None,
+    renotify: Callable[[dict[Endpoint, str]], Awaitable[Any]] | None = None,
 ) -> PollResult:
-    """Poll every server's SOA from now on every 2 ms (backing off to 20 ms after 100 ms, and
-    spaced out further when many polls run at once: 0.2 ms × concurrent polls) until
-    each serves ``serial`` (or no longer serves the zone, when ``deleted``) or ``deadline``
-    (monotonic) passes. ``on_threshold`` runs as soon as ``threshold`` percent are there;
-    laggards are NOTIFYed again after about 1 s and 3 s."""
+    """Poll every server's SOA (through :func:`watch_serial`: at once, then from 2 ms backing
+    off to 50 ms, spaced out when many zones are watched on one nameserver) until each serves
+    ``serial`` (or no longer serves the zone, when ``deleted``) or ``deadline`` (monotonic)
+    passes. ``on_threshold`` runs as soon as ``threshold`` percent are there; laggards are
+    NOTIFYed again after about 1 s and 3 s (``renotify`` gets each one's last SOA seen)."""
     start = time.monotonic()
     ok: set[Endpoint] = set()
     last: dict[Endpoint, str] = {}
@@ -280,35 +398,13 @@ async def wait_for_serial(
                 await on_threshold()
 
     async def poll(ep: Endpoint, tsig: Tsig | None) -> None:
-        _polling[0] += 1
-        try:
-            await _poll(ep, tsig)
-        finally:
-            _polling[0] -= 1
-
-    async def _poll(ep: Endpoint, tsig: Tsig | None) -> None:
-        delay = 0.002
-        while True:
-            got = await soa_serial(ep, zone, tsig=tsig, wait=min(0.5, max(0.05, deadline -
-                                                                         time.monotonic())))
-            if deleted:
-                good = got is Absent.ZONE
-            else:
-                good = isinstance(got, int) and serial_gte(got, serial)
-            if good:
-                ok.add(ep)
-                last.pop(ep, None)
-                await check_threshold()
-                return
-            last[ep] = ("no answer" if got is None else "zone absent" if got is Absent.ZONE
-                        else f"serial {got}")
-            now = time.monotonic()
-            pause = max(delay, 0.0002 * _polling[0])
-            if now + pause > deadline:
-                return
-            await asyncio.sleep(pause)
-            if now - start > 0.1:  # every 2 ms for the first 100 ms, then backing off
-                delay = min(delay * 1.25, 0.02)
+        reached, seen = await watch_serial(ep, zone, serial, deleted=deleted, deadline=deadline,
+                                           tsig=tsig)
+        if reached:
+            ok.add(ep)
+            await check_threshold()
+        else:
+            last[ep] = seen
 
     async def renotifier() -> None:
         if renotify is None or deleted:
@@ -319,7 +415,7 @@ async def wait_for_serial(
                 await asyncio.sleep(pause)
             if time.monotonic() > deadline:
                 return
-            laggards = [ep for ep, _ in servers if ep not in ok]
+            laggards = {ep: last_seen(ep, zone, k) for ep, k in servers if ep not in ok}
             if not laggards:
                 return
             await renotify(laggards)

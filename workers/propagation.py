@@ -20,20 +20,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backends.base import Backend, BackendEnv, BackendError, ZoneRef, backend_class
 from dnsaas.pools import PoolConfig, PoolServer, pool_version, read_pool
 from dnsaas.service import Service
 from dnsaas.settings import Settings
-from dnsaas.storage import tables as t
 from dnsaas.storage.db import reader
-from workers.nameservers import Endpoint, NotifyFn, Tsig, notifier, wait_for_serial
+from workers.nameservers import Endpoint, NotifyFn, Tsig, notifier, stats, wait_for_serial
 from workers.queue import Job
 
 log = logging.getLogger(__name__)
@@ -113,6 +110,23 @@ def _stop_later(backends: list[Backend]) -> None:
         asyncio.ensure_future(b.stop())
 
 
+#: how long after its last run here a zone's changes still get an early NOTIFY from this worker
+KNOWN_SECONDS = 10.0
+
+
+@dataclass(eq=False)
+class _Known:
+    """A zone that this worker is propagating (or did, within :data:`KNOWN_SECONDS`): where to
+    send an early NOTIFY when another change of it is committed."""
+
+    pool: PoolConfig
+    backends: list[Backend]
+    ref: ZoneRef
+    until: float  # monotonic; infinite while a run is in flight
+    busy: bool = False  # an early NOTIFY round is in flight
+    again: bool = False  # another change arrived during that round
+
+
 class Propagator:
     """Runs propagation jobs against pools read from the database."""
 
@@ -123,9 +137,9 @@ class Propagator:
         self.pools = PoolBackends(service.engine, self.notify)
         self.poll_timeout = settings.worker_poll_timeout
         self._reader = reader(service.engine)
-        self._nudges: dict[str, Callable[[], None]] = {}  # zone id → its in-flight run's nudge
+        self._known: dict[str, _Known] = {}  # zone id → where its early NOTIFYs go
         self._background: set[asyncio.Task[None]] = set()
-        self.nudged = 0  # early NOTIFYs sent (tests, logs)
+        self.nudged = 0  # early NOTIFY rounds sent (tests, logs)
 
     async def close(self) -> None:
         for task in list(self._background):
@@ -134,14 +148,38 @@ class Propagator:
         await self.pools.close()
 
     def zone_changed(self, zone_id: str) -> None:
-        """A newer change of ``zone_id`` was committed. If a run for it is in flight here, tell
-        the nameservers at once instead of after that run's bookkeeping and the next claim:
-        BIND and Knot queue one more refresh behind the current one, so a zone under a stream
-        of changes refreshes back to back (the job's coalescing and status rules are
-        unchanged; the next run still confirms and marks the newer serial)."""
-        nudge = self._nudges.get(zone_id)
-        if nudge is not None:
-            nudge()
+        """A newer change of ``zone_id`` was committed (PostgreSQL LISTEN payload). If this
+        worker is propagating the zone, or did a moment ago, NOTIFY its nameservers at once
+        rather than after the job's bookkeeping and the next claim: the answerable lag of a
+        change is then one NOTIFY plus one refresh, whatever the run cycle of its zone (BIND
+        and Knot queue one more refresh behind a running one). Coalesced per zone: one round
+        in flight, and one more after it when changes arrived meanwhile. The job's rules are
+        unchanged: a run still confirms and marks every serial."""
+        known = self._known.get(zone_id)
+        if known is None:
+            return
+        if known.until < time.monotonic():
+            del self._known[zone_id]
+            return
+        if known.busy:
+            known.again = True
+            return
+        known.busy = True
+        task = asyncio.create_task(self._early_notify(known))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _know(self, zone_id: str, pool: PoolConfig, backends: list[Backend], ref: ZoneRef
+              ) -> _Known:
+        known = self._known.get(zone_id)
+        if known is None:
+            if len(self._known) > 10_000:
+                now = time.monotonic()
+                for zid in [z for z, k in self._known.items() if k.until < now]:
+                    del self._known[zid]
+            known = self._known[zone_id] = _Known(pool, backends, ref, float("inf"))
+        known.pool, known.backends, known.ref, known.until = pool, backends, ref, float("inf")
+        return known
 
     async def run(self, job: Job) -> Outcome:
         """Propagate the zone as it was when ``job`` was claimed."""
@@ -176,27 +214,7 @@ class Propagator:
             notify_task.add_done_callback(
                 lambda _t: timings.__setitem__("notified", time.monotonic() - t0))
 
-        # An update in flight: the first newer change of the zone gets an early NOTIFY (one
-        # per run: the secondaries keep a single "refresh again" flag, and the next run's own
-        # NOTIFY covers whatever arrives after that refresh has started).
-        def nudge() -> None:
-            if busy or phase[0] in nudged_in:
-                return
-            busy.append(True)
-            task = asyncio.create_task(self._nudge(pool, backends, ref, job, t0, nudged,
-                                                   nudged_in, phase[0]))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-            task.add_done_callback(lambda _t: busy.clear())
-        nudged: list[float] = []
-        busy: list[bool] = []
-        # One early NOTIFY while the run's refresh is on its way (phase 0), and one after the
-        # threshold (phase 1): by then the first one's queued refresh has started, and a change
-        # committed after its SOA check needs one more refresh queued behind it.
-        phase = [0]
-        nudged_in: set[int] = set()
-        if op == "update":
-            self._nudges[zone.id] = nudge
+        known = None if deleting else self._know(zone.id, pool, backends, ref)
 
         # 3. poll
         servers = [((n.host, n.port), self._tsig(pool, n)) for n in pool.nameservers]
@@ -204,7 +222,6 @@ class Propagator:
 
         async def on_threshold() -> None:
             timings["threshold"] = time.monotonic() - t0
-            phase[0] = 1
             # in the background: polling for the rest (and the job's completion) need not wait
             task = asyncio.create_task(self.service.mark_propagated(zone.id, zone.serial,
                                                                     deleted=deleting))
@@ -212,14 +229,20 @@ class Propagator:
                                                                   time.monotonic() - t0))
             marking.append(task)
 
+        seen_first: dict[Endpoint, str] = {}
         renotified: list[int] = []
 
-        async def renotify(laggards: list[Endpoint]) -> None:
+        async def renotify(laggards: dict[Endpoint, str]) -> None:
             renotified.append(len(laggards))
-            if len(renotified) == 2 and op == "update":
-                # Still behind after ~3 s although changes keep coming (which resets the
-                # retry count, so a retry's "create" repair may never come): repair now. The
-                # drivers' create_zone is idempotent; BIND's forces a full retransfer.
+            if len(renotified) == 1:
+                seen_first.update(laggards)
+            elif op == "update" and any(seen_first.get(ep) == seen for ep, seen in laggards.items()):
+                # A nameserver whose SOA did not move between the first re-NOTIFY (~1 s) and
+                # this one (~3 s) is stuck, e.g. on failing incremental transfers; with changes
+                # streaming in, the retry count is reset by every change, so a retry's "create"
+                # repair may never come: repair now. The drivers' create_zone is idempotent;
+                # BIND's forces a full retransfer. One that moves on is only slow (a loaded
+                # machine): a forced full transfer would slow it down further.
                 problems = await self._call_targets(backends, "create", ref, False)
                 timings["repair"] = time.monotonic() - t0
                 for p in problems:
@@ -237,12 +260,12 @@ class Propagator:
                     await asyncio.gather(task, return_exceptions=True)
                 raise
         finally:
-            if self._nudges.get(zone.id) is nudge:
-                del self._nudges[zone.id]
+            if known is not None:
+                known.until = time.monotonic() + KNOWN_SECONDS
+            else:  # deleted: no more early NOTIFYs
+                self._known.pop(zone.id, None)
             if notify_task is not None:
                 await asyncio.gather(notify_task, return_exceptions=True)
-        for i, at in enumerate(nudged):
-            timings[f"nudged{i + 1}"] = at
         timings["total"] = time.monotonic() - t0
         problems = [f"{h}:{p} {why}" for (h, p), why in result.lagging.items()] + failed
         if marking and not problems and not deleting:
@@ -252,28 +275,25 @@ class Propagator:
         return Outcome(ok=not problems, active=bool(marking), error="; ".join(problems),
                        timings=timings)
 
-    async def _nudge(self, pool: PoolConfig, backends: list[Backend], ref: ZoneRef, job: Job,
-                     t0: float, nudged: list[float], nudged_in: set[int], phase: int) -> None:
-        """Early NOTIFY (no serial hint: the newer serial is not known here, and a secondary
-        drops a NOTIFY whose serial is not newer than its own) plus the targets' update nudge
-        (PowerDNS: axfr-retrieve), when the job row shows a change newer than this run (the
-        notification may be the one of the change being run, delivered late). Best effort:
-        the next run NOTIFYs and polls anyway."""
+    async def _early_notify(self, known: _Known) -> None:
+        """NOTIFY rounds for ``known`` until no change arrived during the last one: the targets'
+        update nudge (PowerDNS: axfr-retrieve) and a NOTIFY without a serial hint (the newer
+        serial is not known here, and a secondary drops a NOTIFY whose serial is not newer
+        than its own). Best effort: the next run NOTIFYs and polls anyway."""
         try:
-            async with self._reader.connect() as conn:
-                row = (await conn.execute(sa.select(t.jobs.c.target_serial, t.jobs.c.updated_at)
-                                          .where(t.jobs.c.id == job.id))).first()
-            if row is None or (int(row.target_serial) == job.target_serial
-                               and row.updated_at == job.generation):
-                return
-            nudged.append(time.monotonic() - t0)
-            nudged_in.add(phase)
-            self.nudged += 1
-            for p in await self._call_targets(backends, "update", ref, False):
-                log.debug("early update of %s: %s", ref.name, p)
-            await self._notify_all(pool, backends, ref, serial=None)
+            while True:
+                known.again = False
+                self.nudged += 1
+                stats["early_notifies"] += 1
+                for p in await self._call_targets(known.backends, "update", known.ref, False):
+                    log.debug("early update of %s: %s", known.ref.name, p)
+                await self._notify_all(known.pool, known.backends, known.ref, serial=None)
+                if not known.again:
+                    return
         except Exception:  # noqa: BLE001 - an optimisation must never break a run
-            log.warning("early NOTIFY of %s failed", ref.name, exc_info=True)
+            log.warning("early NOTIFY of %s failed", known.ref.name, exc_info=True)
+        finally:
+            known.busy = False
 
     async def _call_targets(self, backends: list[Backend], op: str, ref: ZoneRef,
                             hard_delete: bool) -> list[str]:

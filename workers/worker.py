@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from dnsaas.service import Service
 from dnsaas.service.changes import upsert_job
 from dnsaas.settings import Settings
-from workers.nameservers import NotifyFn
+from workers.nameservers import NotifyFn, stats
 from workers.propagation import Outcome, Propagator
 from workers.queue import Job, JobQueue, Wakeups
 from workers.recovery import Recovery
@@ -33,6 +33,10 @@ from workers.secondary import LifecycleJobs
 log = logging.getLogger(__name__)
 #: one line per finished run, machine-readable (the exactly-once tests parse it)
 runs_log = logging.getLogger("dnsaas.worker.runs")
+#: the process's poll/NOTIFY counters every STATS_EVERY seconds while they move (the benchmark
+#: reads them)
+stats_log = logging.getLogger("dnsaas.worker.stats")
+STATS_EVERY = 1.0
 
 
 def default_worker_id() -> str:
@@ -63,6 +67,7 @@ class Worker:
         self._inflight: set[asyncio.Task[None]] = set()
         self._main: asyncio.Task[None] | None = None
         self._recovery_task: asyncio.Task[None] | None = None
+        self._stats_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.completed = 0
 
@@ -71,7 +76,19 @@ class Worker:
         self._main = asyncio.create_task(self._loop(), name=f"worker-{self.worker_id}")
         if self.recovery is not None:
             self._recovery_task = asyncio.create_task(self.recovery.run_forever(self._stopping))
+        if stats_log.isEnabledFor(logging.INFO):
+            self._stats_task = asyncio.create_task(self._log_stats())
         return self
+
+    async def _log_stats(self) -> None:
+        last: dict[str, int] = {}
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), STATS_EVERY)
+            now = {**stats, "runs": self.completed}
+            if now != last:
+                stats_log.info("stats %s", " ".join(f"{k}={v}" for k, v in now.items()))
+                last = now
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
@@ -90,7 +107,7 @@ class Worker:
     async def stop(self, grace: float = 10.0) -> None:
         """Stop claiming, let running jobs finish for ``grace`` seconds, cancel the rest."""
         self.stop_soon()
-        for task in (self._main, self._recovery_task):
+        for task in (self._main, self._recovery_task, self._stats_task):
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task

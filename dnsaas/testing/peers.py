@@ -49,6 +49,7 @@ import dns.zone
 from dnsaas.testing.ports import free_port
 
 __all__ = [
+    "BIND_SECONDARY_OPTIONS",
     "BindServer",
     "KnotServer",
     "PeerStartError",
@@ -420,6 +421,27 @@ class _Server:
 # --- BIND ---------------------------------------------------------------------------------
 
 
+#: BIND options for a secondary of dnsaas (each zone's primary is the one mdns address):
+#:
+#: - ``serial-query-rate 1000``: refresh SOA queries are released by a limiter that ticks every
+#:   500 ms at the default of 20 (10 per tick); a NOTIFY waits up to 500 ms for it. At 1000 the
+#:   tick is 10 ms (peers.md §3).
+#: - ``transfers-in 100`` / ``transfers-per-ns 100``: at most 10 inbound transfers at once, and
+#:   2 from one primary, by default. Every zone comes from the same primary here, so 2 is the
+#:   real limit: with 20 zones changing at once refreshes queue behind each other for seconds.
+#: - ``min-refresh-time 1`` / ``min-retry-time 1``: a zone's own short refresh/retry values apply
+#:   (BIND clamps them to at least 300 s by default).
+#: - ``notify no``: this BIND is only a secondary; it must not NOTIFY the zones' NS names
+#:   (so ``notify-rate``/``startup-notify-rate``, which limit outgoing NOTIFYs, do not apply).
+BIND_SECONDARY_OPTIONS = """    notify no;
+    serial-query-rate 1000;
+    transfers-in 100;
+    transfers-per-ns 100;
+    min-refresh-time 1;
+    min-retry-time 1;
+"""
+
+
 class BindServer(_Server):
     """BIND 9 (``named -f``) with an rndc control channel and ``allow-new-zones yes``.
 
@@ -427,6 +449,10 @@ class BindServer(_Server):
     (algorithm, base64 secret) and goes into ``keys_conf``. ``catalog_zones`` are consumed
     (RFC 9432) with ``min-update-interval 0``. ``primary_zones`` maps zone name to a zone file
     served as ``type primary`` with ``allow-transfer { 127.0.0.1; }``.
+
+    Refresh and transfer limits are what an operator of secondaries fed by one dnsaas mdns
+    should set (:data:`BIND_SECONDARY_OPTIONS`, also in the README): BIND's defaults throttle a
+    busy hidden primary to a crawl.
     """
 
     kind = "bind"
@@ -569,14 +595,10 @@ options {{
     listen-on port {self.port} {{ {LOOPBACK}; }};
     listen-on-v6 {{ none; }};
     recursion no;
-    notify no;
     dnssec-validation no;
-    serial-query-rate 1000;
-    allow-new-zones yes;
+{BIND_SECONDARY_OPTIONS}    allow-new-zones yes;
     allow-query {{ {LOOPBACK}; }};
     allow-transfer {{ none; }};
-    min-refresh-time 1;
-    min-retry-time 1;
 {catalog_opts}}};
 {zone_block}
 logging {{
