@@ -19,7 +19,7 @@ from api.auth import authenticator_for
 from api.helpers import SERVICE, SETTINGS, SPECS
 from api.routes import all_tables, install
 from api.routes.docs import DOC_CACHE
-from dnsaas.service import Service
+from dnsaas.service import Service, pgfast
 from dnsaas.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -66,12 +66,14 @@ async def build(settings: Settings, *, with_heartbeat: bool = True) -> web.Appli
     from dnsaas.commands._common import open_database
 
     engine = await open_database(settings, report=log.info)
+    pgfast.keep_connections(engine, settings.db_pool_size)
     service = Service(engine, settings)
     app = create_app(settings, service)
     if with_heartbeat:
         app.cleanup_ctx.append(heartbeat(service))
 
     async def dispose(_app: web.Application) -> None:
+        await pgfast.release_connections(engine)
         await engine.dispose()
     app.on_cleanup.append(dispose)
     return app

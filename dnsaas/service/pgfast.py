@@ -3,9 +3,10 @@ recordset GETs, recordset lists, the ``?name=`` zone lookup, recordset creates) 
 prepared statements each, without building SQLAlchemy expression trees per call.
 
 The connection still comes from the engine's pool (``engine.connect()``, through which no
-SQLAlchemy statement is run, so SQLAlchemy never opens a transaction on it). SQLite, and every
-case a hot path does not cover (markers, filters), stays on the SQLAlchemy path; the tests run
-both. Semantics are those of the SQLAlchemy path, statement for statement:
+SQLAlchemy statement is run, so SQLAlchemy never opens a transaction on it); a long-lived
+process may let the hot paths keep some checked out between calls (:func:`keep_connections`).
+SQLite, and every case a hot path does not cover (markers, filters), stays on the SQLAlchemy
+path; the tests run both. Semantics are those of the SQLAlchemy path, statement for statement:
 
 * Visibility is the same condition as ``ZoneService.visible_zone_by_id``: live zones, no
   CATALOG zones for non-admins, the own project or a zone shared with it unless an admin lists
@@ -24,6 +25,7 @@ both. Semantics are those of the SQLAlchemy path, statement for statement:
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -42,7 +44,7 @@ from dnsaas.errors import (
 from dnsaas.names import in_zone, is_subdomain, parent_names
 from dnsaas.service import changes
 from dnsaas.service.base import iso
-from dnsaas.storage.db import in_transaction
+from dnsaas.storage.db import with_retries
 
 if TYPE_CHECKING:
     from dnsaas.records import ParsedRecord
@@ -201,11 +203,65 @@ async def driver_of(conn: AsyncConnection) -> Any:
     return (await conn.get_raw_connection()).driver_connection
 
 
+class _Kept:
+    """Connections the hot paths keep checked out of one engine's pool between calls."""
+
+    __slots__ = ("size", "idle", "closed")
+
+    def __init__(self, size: int):
+        self.size = size
+        self.idle: list[tuple[AsyncConnection, Any]] = []
+        self.closed = False
+
+
+_KEPT: weakref.WeakKeyDictionary[Any, _Kept] = weakref.WeakKeyDictionary()
+
+
+def keep_connections(engine: AsyncEngine, size: int) -> None:
+    """Let the hot paths on ``engine`` keep up to ``size`` connections checked out between
+    calls: taking one is then a list pop, not a pool checkout through SQLAlchemy's greenlet
+    bridge. For long-lived processes (``dnsaas api``), which call :func:`release_connections`
+    before disposing of the engine; the kept connections count against the pool's size."""
+    if enabled(engine):
+        _KEPT[engine.pool] = _Kept(size)
+
+
+async def release_connections(engine: AsyncEngine) -> None:
+    """Return the kept connections to the pool; the hot paths stop keeping any."""
+    kept = _KEPT.pop(engine.pool, None)
+    if kept is None:
+        return
+    kept.closed = True
+    while kept.idle:
+        conn, _drv = kept.idle.pop()
+        await conn.close()
+
+
 @asynccontextmanager
 async def driver(engine: AsyncEngine) -> AsyncIterator[Any]:
     """A pooled asyncpg connection, outside any transaction (each statement commits alone)."""
-    async with engine.connect() as conn:
-        yield await driver_of(conn)
+    kept = _KEPT.get(engine.pool)
+    if kept is None:
+        async with engine.connect() as conn:
+            yield await driver_of(conn)
+        return
+    if kept.idle:
+        conn, drv = kept.idle.pop()
+    else:
+        conn = await engine.connect()
+        drv = await driver_of(conn)
+    done = False
+    try:
+        yield drv
+        done = True
+    finally:
+        if (done and not kept.closed and len(kept.idle) < kept.size and not drv.is_closed()
+                and not drv.is_in_transaction()):
+            kept.idle.append((conn, drv))
+        else:  # an error, a cancellation or a full list: back to the pool (or discarded)
+            if not drv.is_closed() and drv.is_in_transaction():
+                await conn.invalidate()
+            await conn.close()
 
 
 def visibility(ctx: Context) -> tuple[bool, bool, str]:
@@ -291,20 +347,20 @@ async def create_recordset(svc: RecordsetService, ctx: Context, zone_id: str, na
         }
         return result
 
-    async def run(conn: AsyncConnection) -> dict[str, Any]:
-        drv = await driver_of(conn)
-        try:
-            result = await attempt(drv, locked=False)
-        except _Retry:
-            result = None
-        if result is None:
-            async with drv.transaction():
-                result = await attempt(drv, locked=True)
+    async def run() -> dict[str, Any]:
+        async with driver(svc.engine) as drv:
+            try:
+                result = await attempt(drv, locked=False)
+            except _Retry:
+                result = None
+            if result is None:
+                async with drv.transaction():
+                    result = await attempt(drv, locked=True)
         assert result is not None
         return result
 
     try:
-        return await in_transaction(svc.engine, run)
+        return await with_retries(run)
     except _Fallback:
         return await svc._create_recordset_sa(ctx, zone_id, name, rtype, values, parsed)
 

@@ -167,10 +167,18 @@ async def in_transaction(
     Errors that are not the caller's fault never surface as conflicts: after the retries a
     database that cannot be reached becomes :class:`ServiceUnavailable` (HTTP 503).
     """
+    async def once() -> T:
+        async with engine.begin() as conn:
+            return await fn(conn)
+    return await with_retries(once, attempts=attempts)
+
+
+async def with_retries(call: Callable[[], Awaitable[T]], *, attempts: int = 8) -> T:
+    """``call()`` with :func:`in_transaction`'s retries and its 503 for an unreachable
+    database (for hot paths that run their own statements on the raw driver)."""
     for attempt in range(attempts):
         try:
-            async with engine.begin() as conn:
-                return await fn(conn)
+            return await call()
         except Exception as exc:
             if _is_retryable(exc) and attempt + 1 < attempts:
                 await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))

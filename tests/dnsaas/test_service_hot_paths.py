@@ -4,11 +4,13 @@ compared with the SQLAlchemy path's (the one SQLite uses) on the same database."
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 
@@ -31,9 +33,11 @@ def sqlalchemy_path(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 async def pg_service(pg_url: str) -> AsyncIterator[Service]:
     engine = db.create_engine(pg_url)
+    pgfast.keep_connections(engine, 4)  # as ``dnsaas api`` does
     try:
         yield Service(engine, Settings(database_url=pg_url, journal_retention=3))
     finally:
+        await pgfast.release_connections(engine)
         await engine.dispose()
 
 
@@ -218,3 +222,29 @@ async def test_create_errors_are_unchanged(pg_service: Service, alice: Context, 
     assert fast.count("created") == 1 and any("Quota exceeded" in f for f in fast)
     assert any(f.startswith("DuplicateRecordSet") for f in fast)
     assert any(f.startswith("ZoneNotFound") for f in fast)
+
+
+async def test_kept_connections_are_reused_and_never_kept_in_a_transaction(
+        pg_service: Service, alice: Context) -> None:
+    engine = pg_service.engine
+    zone = await pg_service.create_zone(alice, {"name": "kept.com.", "email": "a@kept.com"})
+    kept = pgfast._KEPT[engine.pool]
+    await asyncio.gather(*(pg_service.get_zone(alice, zone["id"]) for _ in range(8)))
+    assert 1 <= len(kept.idle) <= 4 and engine.pool.checkedout() >= len(kept.idle)
+    first = kept.idle[-1][1]
+    async with pgfast.driver(engine) as drv:
+        assert drv is first  # a list pop, no pool checkout
+        await drv.execute("BEGIN")  # left open: must not be kept nor go back to the pool open
+    assert all(d is not first for _c, d in kept.idle) and first.is_closed()
+    with pytest.raises(asyncpg.UndefinedTableError):
+        async with pgfast.driver(engine) as drv:
+            await drv.fetchval("SELECT 1 FROM no_such_table")
+    assert all(d is not drv for _c, d in kept.idle)
+    # the pool and the hot paths still work, and the zone is still the zone
+    assert (await pg_service.get_zone(alice, zone["id"]))["name"] == "kept.com."
+    async with engine.connect() as conn:
+        assert (await conn.execute(sa.text("SELECT 1"))).scalar() == 1
+    await pgfast.release_connections(engine)
+    assert engine.pool.checkedout() == 0 and engine.pool not in pgfast._KEPT
+    assert (await pg_service.get_zone(alice, zone["id"]))["id"] == zone["id"]
+    assert engine.pool.checkedout() == 0
