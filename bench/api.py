@@ -32,9 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
+import sqlalchemy as sa
 
 from bench import wrkload
-from dnsaas.testing.databases import drop_database, recreate_database
+from dnsaas.testing.databases import asyncpg_dsn, drop_database, recreate_database
 from dnsaas.testing.ports import free_port
 
 RESULTS = Path(__file__).parent / "results"
@@ -268,14 +270,37 @@ def pick_generator(wanted: str) -> str:
     return wanted
 
 
+async def unix_socket_url(url: str) -> str | None:
+    """The same database over the server's Unix-domain socket when the server is local and
+    answers there (what a same-host deployment uses: no loopback TCP stack per round trip)."""
+    u = sa.make_url(url)
+    if u.host not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    for folder in ("/var/run/postgresql", "/tmp"):
+        if os.path.exists(f"{folder}/.s.PGSQL.{u.port or 5432}"):  # noqa: ASYNC240 (instant)
+            local = u.set(host=None, port=None, query={"host": folder})
+            try:
+                conn = await asyncpg.connect(asyncpg_dsn(local.render_as_string(False)),
+                                             timeout=5)
+            except (OSError, asyncpg.PostgresError):
+                continue
+            await conn.close()
+            return local.render_as_string(hide_password=False)
+    return None
+
+
 async def main_async(quick: bool, workers: int, creates: int | None = None,
-                     gets: int | None = None, generator: str = "auto") -> dict[str, Any]:
+                     gets: int | None = None, generator: str = "auto",
+                     db_transport: str = "auto") -> dict[str, Any]:
     generator = pick_generator(generator)
     creates = creates or (500 if quick else 5000)
     gets = gets or (2000 if quick else 20000)
     load_before = os.getloadavg()
     name = f"dnsaas_bench_api_{os.getpid()}"
     url = await recreate_database(name)
+    transport = "tcp"
+    if db_transport == "auto" and (local := await unix_socket_url(url)) is not None:
+        url, transport = local, "unix"
     try:
         up = await asyncio.to_thread(subprocess.run, dnsaas_cmd("db", "upgrade", "--database",
                                                                 url), capture_output=True)
@@ -300,8 +325,10 @@ async def main_async(quick: bool, workers: int, creates: int | None = None,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
         "setup": f"dnsaas api ({workers} worker process(es), token auth, no access log) on "
-                 f"PostgreSQL; load generator: {GENERATORS[generator]}",
+                 f"PostgreSQL over {'its Unix socket' if transport == 'unix' else 'loopback TCP'}; "
+                 f"load generator: {GENERATORS[generator]}",
         "generator": generator,
+        "db_transport": transport,
         "load_average_before": [round(x, 2) for x in load_before],
         "workers": workers,
         "rows": [asdict(r) for r in rows],
@@ -319,9 +346,12 @@ def main() -> None:
     parser.add_argument("--gets", type=int, help="GETs per GET scenario")
     parser.add_argument("--generator", choices=("auto", *GENERATORS), default="auto",
                         help="load generator (auto: wrk when installed)")
+    parser.add_argument("--db-transport", choices=("auto", "tcp"), default="auto",
+                        help="auto: PostgreSQL's Unix socket when the server is local, else TCP")
     args = parser.parse_args()
     result = asyncio.run(main_async(args.quick, args.workers, args.creates, args.gets,
-                                    args.generator))
+                                    args.generator, args.db_transport))
+    print(result["setup"])
     print(table([Row(**r) for r in result["rows"]]))
     print(f"targets {TARGETS} met: {result['met']}")
     RESULTS.mkdir(exist_ok=True)
