@@ -20,7 +20,11 @@ T = TypeVar("T")
 
 def iso(value: datetime | None) -> str | None:
     """Designate's timestamp format: ``YYYY-MM-DDTHH:MM:SS.ffffff``, UTC, no zone."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%f") if value is not None else None
+    if value is None:
+        return None
+    if value.tzinfo is None:  # what the tables hold; several times faster than strftime
+        return value.isoformat(timespec="microseconds")
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 class ServiceBase:
