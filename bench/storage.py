@@ -30,7 +30,7 @@ from dnsaas.service import ListParams, Service
 from dnsaas.service.zones import reverse_name
 from dnsaas.settings import DEFAULT_POOL_ID, Settings
 from dnsaas.storage import db
-from dnsaas.testing.databases import asyncpg_dsn, recreate_database
+from dnsaas.testing.databases import asyncpg_dsn, drop_database, recreate_database
 
 RESULTS = Path(__file__).parent / "results"
 BIG_PROJECT = "tenant-big"
@@ -173,12 +173,16 @@ async def measure(url: str, facts: dict[str, Any], n: int) -> dict[str, dict[str
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     zones, recordsets, big = ((10_000, 100_000, 100_000) if args.quick
                               else (100_000, 1_000_000, 100_000))
-    url = await recreate_database("dnsaas_bench_storage")
-    print(f"loading {zones:,} zones and {recordsets:,} recordsets "
-          f"({big:,} in one zone) into PostgreSQL …", flush=True)
-    facts = await load(url, zones, recordsets, big)
-    print(f"loaded in {facts['load_seconds']:.1f} s", flush=True)
-    results = await measure(url, facts, args.samples)
+    name = f"dnsaas_bench_storage_{uuid.uuid4().hex[:8]}"  # several runs may share the server
+    url = await recreate_database(name)
+    try:
+        print(f"loading {zones:,} zones and {recordsets:,} recordsets "
+              f"({big:,} in one zone) into PostgreSQL …", flush=True)
+        facts = await load(url, zones, recordsets, big)
+        print(f"loaded in {facts['load_seconds']:.1f} s", flush=True)
+        results = await measure(url, facts, args.samples)
+    finally:
+        await drop_database(name)
     return {"zones": zones, "recordsets": recordsets, "big_zone_recordsets": big,
             "load_seconds": facts["load_seconds"], "operations": results,
             "targets": {"read_p99_ms": 10, "create_p99_ms": 15}}

@@ -25,6 +25,8 @@ path; the tests run both. Semantics are those of the SQLAlchemy path, statement 
 
 from __future__ import annotations
 
+import re
+import uuid
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,7 +38,9 @@ from dnsaas import wire
 from dnsaas.context import Context
 from dnsaas.errors import (
     DuplicateRecordSet,
+    InvalidMarker,
     InvalidRecordSetLocation,
+    MarkerNotFound,
     OverQuota,
     RecordSetNotFound,
     ZoneNotFound,
@@ -79,6 +83,19 @@ RS_SORT = {"created_at": "created_at", "id": "id", "updated_at": "updated_at",
            "ttl": "ttl", "records": "name"}
 
 
+# Zone page sort columns; ``updated_at`` (nullable) stays on the SQLAlchemy path.
+ZONE_PAGE_SORT = frozenset({"created_at", "id", "name", "project_id", "serial", "ttl", "status"})
+LIVE = "z.deleted_at IS NULL AND (@admin::boolean OR z.type <> 'CATALOG')"
+# Exact totals from the trigger-kept per-project counters (dnsaas/storage/counters.py): the
+# project's own live zones plus the live zones shared with it (few); all projects: every row.
+OWN_COUNT = ("(SELECT coalesce(sum(c.zones), 0)::bigint FROM zone_counts c WHERE "
+             "c.project_id = @project::text AND (@admin::boolean OR c.type <> 'CATALOG'))")
+SHARED_COUNT = ("(SELECT count(*) FROM shared_zones s JOIN zones z ON z.id = s.zone_id "
+                f"WHERE s.target_project_id = @project::text AND z.project_id <> @project::text "
+                f"AND {LIVE})")
+ALL_COUNT = "(SELECT coalesce(sum(c.zones), 0)::bigint FROM zone_counts c)"
+
+
 def _order(alias: str, column: str, direction: str) -> str:
     d = "ASC" if direction == "asc" else "DESC"
     return f"{alias}.{column} {d}, {alias}.id {d}"
@@ -88,6 +105,48 @@ def zones_by_name_sql(sort_key: str, sort_dir: str) -> str:
     """Every visible zone called $1 (few: names are unique per pool), in page order."""
     return (f"SELECT {ZONE_COLUMNS}, {SHARED} FROM zones z WHERE z.name = $1::text AND "
             f"{VISIBLE} ORDER BY {_order('z', ZONE_SORT[sort_key], sort_dir)}")
+
+
+def numbered(sql: str, values: dict[str, Any]) -> tuple[Any, ...]:
+    """``@name`` placeholders → ``$1``… in order of first use, and the values in that order."""
+    names: list[str] = []
+
+    def number(m: re.Match[str]) -> str:
+        if m.group(1) not in names:
+            names.append(m.group(1))
+        return f"${names.index(m.group(1)) + 1}"
+    return (re.sub(r"@(\w+)", number, sql), *(values[n] for n in names))
+
+
+def zone_page_sql(column: str, sort_dir: str, *, everything: bool, marker: bool,
+                  count: bool) -> str:
+    """A page of zones (@limit rows, after the zone @marker when given) with the exact total,
+    in ONE statement (one snapshot); @project, @admin: :func:`visibility`.
+
+    A project's page is its own zones (the (project_id, created_at, id) index range) merged with
+    the zones shared with it; with all projects (admin), every live zone. The first row says
+    whether the marker exists (``found``) and carries the total; a row with NULL zone columns
+    stands for an empty page."""
+    order = _order("z", column, sort_dir)
+    op = ">" if sort_dir == "asc" else "<"
+    # The marker's sort value comes from an InitPlan, which the index scan takes as a key.
+    after = (f" AND (z.{column}, z.id) {op} ((SELECT m.{column} FROM zones m WHERE m.id = "
+             f"@marker::text), @marker::text)" if marker else "")
+    found = "EXISTS (SELECT 1 FROM zones m WHERE m.id = @marker::text)" if marker else "true"
+    tail = f"{after} ORDER BY {order} LIMIT @limit::int"
+    if everything:
+        rows = f"SELECT z.* FROM zones z WHERE {LIVE}{tail}"
+        total = ALL_COUNT
+    else:
+        rows = (f"(SELECT z.* FROM zones z WHERE z.project_id = @project::text AND {LIVE}{tail}) "
+                f"UNION ALL (SELECT z.* FROM shared_zones s JOIN zones z ON z.id = s.zone_id "
+                f"WHERE s.target_project_id = @project::text AND z.project_id <> @project::text "
+                f"AND {LIVE}{tail})")
+        total = f"{OWN_COUNT} + {SHARED_COUNT}"
+    return (f"SELECT t.found, t.total, {ZONE_COLUMNS}, {SHARED} FROM (SELECT {found} AS found, "
+            f"{total if count else 'NULL::bigint'} AS total) t LEFT JOIN LATERAL "
+            f"(SELECT * FROM ({rows}) z ORDER BY {order} LIMIT @limit::int) z ON true "
+            f"ORDER BY {order}")
 
 
 def zone_recordsets_sql(sort_key: str, sort_dir: str) -> str:
@@ -415,6 +474,29 @@ async def zones_by_name(engine: AsyncEngine, ctx: Context, name: str, sort_key: 
     async with driver(engine) as drv:
         rows = await drv.fetch(sql, name, *vis)
     return [Rec(r) for r in rows]
+
+
+async def zone_page(engine: AsyncEngine, ctx: Context, sort_key: str, sort_dir: str,
+                    marker: str | None, limit: int, count: bool) -> tuple[list[Any], int | None]:
+    """An unfiltered page of the visible zones and their exact total (when ``count``).
+
+    The marker is looked up among all zones, as ``fetch_page`` does; ``sort_key`` must map to a
+    column of :data:`ZONE_PAGE_SORT`."""
+    if marker is not None:
+        try:
+            uuid.UUID(marker)
+        except ValueError:
+            raise InvalidMarker() from None
+    admin, everything, project = visibility(ctx)
+    sql = zone_page_sql(ZONE_SORT[sort_key], sort_dir, everything=everything,
+                        marker=marker is not None, count=count)
+    values = {"project": project, "admin": admin, "limit": limit, "marker": marker}
+    async with driver(engine) as drv:
+        rows = await drv.fetch(*numbered(sql, values))
+    if not rows[0]["found"]:
+        raise MarkerNotFound(f"Marker {marker} could not be found")
+    total = rows[0]["total"]
+    return [Rec(r) for r in rows if r["id"] is not None], None if total is None else int(total)
 
 
 async def get_recordset(engine: AsyncEngine, ctx: Context, zone_id: str,

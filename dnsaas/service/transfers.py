@@ -214,8 +214,8 @@ class TransferService(ZoneService):
                           zone_id=zone.id, project_id=project, key=key, status="COMPLETE",
                           version=1, created_at=now, updated_at=None)
             try:
-                await self.check_quota(conn, project, "zones", sa.select(t.zones.c.id).where(
-                    t.zones.c.project_id == project, t.zones.c.deleted_at.is_(None)))
+                await self.check_zone_quota(conn, project, await self.quotas_of(conn, project),
+                                            adding=1)
             except DnsaasError as exc:
                 exc.failed_accept = accept  # type: ignore[attr-defined]
                 raise

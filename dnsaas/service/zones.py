@@ -178,6 +178,13 @@ class ZoneService(ServiceBase):
         if params.sort_key == "tenant_id" and not ctx.all_projects:
             params = ListParams(params.filters, "created_at", params.sort_dir, params.marker,
                                 params.limit, params.count)
+        if (not params.filters and params.sort_key in pgfast.ZONE_SORT
+                and pgfast.ZONE_SORT[params.sort_key] in pgfast.ZONE_PAGE_SORT
+                and pgfast.enabled(self.engine)):
+            rows, total = await pgfast.zone_page(self.engine, ctx, params.sort_key,
+                                                 params.sort_dir, params.marker, params.limit,
+                                                 params.count)
+            return Page([zone_dict(r, r.shared) for r in rows], total, params.limit)
         name = params.filters.get("name")
         if (len(params.filters) == 1 and name is not None and "*" not in name
                 and params.marker is None and pgfast.enabled(self.engine)):
@@ -191,9 +198,32 @@ class ZoneService(ServiceBase):
 
         async def run(conn: AsyncConnection) -> Page:
             scope = await self.visible_zones(conn, ctx) + where
-            rows, total = await fetch_page(conn, select, t.zones, scope, params, sort)
+            known = None
+            if params.count and not params.filters:
+                known = await self.visible_zone_count(conn, ctx)
+            rows, total = await fetch_page(conn, select, t.zones, scope, params, sort, known)
             return Page([zone_dict(r, r.shared) for r in rows], total, params.limit)
         return await self.read(run)
+
+    async def visible_zone_count(self, conn: AsyncConnection, ctx: Context) -> int:
+        """Exact number of zones :meth:`visible_zones` lets ``ctx`` see, without counting
+        them: the trigger-kept ``zone_counts`` plus the (few) live zones shared with it."""
+        counts = t.zone_counts
+        if ctx.all_projects and ctx.is_admin and not ctx.sudo_project_id:
+            q = sa.select(sa.func.coalesce(sa.func.sum(counts.c.zones), 0))
+            return int((await conn.execute(q)).scalar_one())
+        project = ctx.require_project()
+        own = sa.select(sa.func.coalesce(sa.func.sum(counts.c.zones), 0)).where(
+            counts.c.project_id == project)
+        shared = sa.select(sa.func.count()).select_from(t.shared_zones.join(
+            t.zones, t.zones.c.id == t.shared_zones.c.zone_id)).where(
+            t.shared_zones.c.target_project_id == project, t.zones.c.project_id != project,
+            t.zones.c.deleted_at.is_(None))
+        if not ctx.is_admin:
+            own = own.where(counts.c.type != "CATALOG")
+            shared = shared.where(t.zones.c.type != "CATALOG")
+        q = sa.select(own.scalar_subquery() + shared.scalar_subquery())
+        return int((await conn.execute(q)).scalar_one())
 
     async def zone_nameservers(self, ctx: Context, zone_id: str) -> list[dict[str, Any]]:
         async def run(conn: AsyncConnection) -> list[dict[str, Any]]:
@@ -203,6 +233,16 @@ class ZoneService(ServiceBase):
                 .order_by(t.pool_ns_records.c.created_at))).all()
             return [{"hostname": r.hostname, "priority": r.priority} for r in rows]
         return await self.read(run)
+
+    async def check_zone_quota(self, conn: AsyncConnection, project: str,
+                               limits: dict[str, int], adding: int) -> None:
+        """413 when the project's live zones (any type) + ``adding`` exceed its quota."""
+        if limits["zones"] < 0:
+            return
+        current = (await conn.execute(sa.select(sa.func.coalesce(
+            sa.func.sum(t.zone_counts.c.zones), 0)).where(
+            t.zone_counts.c.project_id == project))).scalar_one()
+        await self.check_quota(conn, project, "zones", None, adding, int(current), limits)
 
     # --- validation -------------------------------------------------------------------------
     def _check_zone_fields(self, ctx: Context, values: dict[str, Any], *, create: bool,
@@ -336,8 +376,8 @@ class ZoneService(ServiceBase):
         name = values["name"].lower()
 
         async def run(conn: AsyncConnection) -> dict[str, Any]:
-            await self.check_quota(conn, project, "zones", sa.select(t.zones.c.id).where(
-                t.zones.c.project_id == project, t.zones.c.deleted_at.is_(None)))
+            limits = await self.quotas_of(conn, project)
+            await self.check_zone_quota(conn, project, limits, adding=1)
             await self._check_name_policy(conn, ctx, name)
             attributes = dict(values.get("attributes") or {})
             pool_id = await self._pool_for(conn, ctx, attributes)
@@ -364,13 +404,17 @@ class ZoneService(ServiceBase):
                 description=values.get("description"), attributes=attributes,
                 status="PENDING", action="CREATE", parent_zone_id=parent_id, version=1,
                 recordset_count=0, created_at=now)
-            await conn.execute(t.zones.insert().values(**zone_values))
-            # Existing same-project subzones now have this zone as parent.
+            # Existing same-project subzones now have this zone as parent. Before the insert:
+            # its trigger locks the project's counter row, which is always taken after zone
+            # rows (a soft delete locks its zone, then the counter), so no deadlock.
             rev = zone_values["reverse_name"]
             await conn.execute(t.zones.update().where(
                 t.zones.c.reverse_name > rev, t.zones.c.reverse_name < rev[:-1] + "/",
                 t.zones.c.project_id == project, t.zones.c.deleted_at.is_(None)
             ).values(parent_zone_id=zone_values["id"]))
+            await conn.execute(t.zones.insert().values(**zone_values))
+            # Again, now under the counter's row lock: concurrent creates cannot overshoot.
+            await self.check_zone_quota(conn, project, limits, adding=0)
             zone = _Row(zone_values)
             soa_text, soa_wire = changes.soa_for(zone, zone_serial, ns_rows[0].hostname)
             ns = [(r.hostname, wire.name_wire(r.hostname)) for r in ns_rows]

@@ -142,6 +142,17 @@ zones = sa.Table(
     sa.Index("ix_zones_pool", "pool_id"),
 )
 
+# Exact number of live (not soft-deleted) zones per project and zone type, kept by triggers on
+# ``zones`` (dnsaas/storage/counters.py) in the transaction of every insert, delete, soft delete
+# and ownership change, so that a project's unfiltered zone list and its zone quota never count
+# rows. Rows at zero stay.
+zone_counts = sa.Table(
+    "zone_counts", metadata,
+    sa.Column("project_id", sa.String(255), primary_key=True),
+    sa.Column("type", sa.String(10), primary_key=True),
+    sa.Column("zones", sa.BigInteger, nullable=False),
+)
+
 recordsets = sa.Table(
     "recordsets", metadata,
     sa.Column("id", Id, primary_key=True),
