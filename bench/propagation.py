@@ -219,6 +219,7 @@ class Prober(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.waiting: dict[int, asyncio.Future[bytes]] = {}
         self.sent = 0
+        self.unanswered = 0  # probes that timed out (each would delay a detection)
 
     @classmethod
     async def open(cls, port: int) -> Prober:
@@ -239,8 +240,9 @@ class Prober(asyncio.DatagramProtocol):
         if self.transport is not None:
             self.transport.close()
 
-    async def has_a(self, name: str, data: str, wait: float = 0.5) -> bool:
-        """True when the server answers ``name`` A with ``data`` (NOERROR)."""
+    async def has_a(self, name: str, data: str, wait: float = 0.25) -> bool:
+        """True when the server answers ``name`` A with ``data`` (NOERROR); False also when it
+        does not answer within ``wait`` (counted in ``unanswered``)."""
         qid = random.randrange(65536)
         while qid in self.waiting:
             qid = random.randrange(65536)
@@ -254,6 +256,7 @@ class Prober(asyncio.DatagramProtocol):
         try:
             resp = await asyncio.wait_for(fut, wait)
         except TimeoutError:
+            self.unanswered += 1
             return False
         finally:
             self.waiting.pop(qid, None)
@@ -385,6 +388,7 @@ async def sustained(http: aiohttp.ClientSession, api: str, probe: Prober,
     probes its oldest unanswered records every 5 ms. Bounded: nothing is issued after
     ``2 × seconds``, and the drain stops 30 s after the last response."""
     total = int(rate * seconds)
+    sent0, unanswered0 = probe.sent, probe.unanswered
     pending: dict[str, list[tuple[str, str, float]]] = {z["id"]: [] for z in zones}
     lags: list[float] = []
     late: list[float] = []
@@ -469,7 +473,7 @@ async def sustained(http: aiohttp.ClientSession, api: str, probe: Prober,
             "accepted": issued - errors, "errors": errors, "error_kinds": dict(statuses),
             "achieved_rate": round((issued - errors) / issue_seconds, 1) if issue_seconds else None,
             "post_start_late": summary(late), "not_answered": missed, "lag": summary(lags),
-            "probes_sent": probe.sent}
+            "probes_sent": probe.sent - sent0, "probes_unanswered": probe.unanswered - unanswered0}
 
 
 async def bench_peer(kind: str, quick: bool, workdir: Path, *, rate: float,
@@ -544,7 +548,8 @@ async def bench_peer(kind: str, quick: bool, workdir: Path, *, rate: float,
         stack.stop()
         if peer is not None:
             if peer.workdir is not None:  # the peer's own logs, next to api/worker/mdns logs
-                for log in glob.glob(os.path.join(peer.workdir, "*.log")):
+                for log in [*glob.glob(os.path.join(peer.workdir, "*.log")),
+                            *glob.glob(os.path.join(peer.workdir, "*.out"))]:
                     shutil.copy(log, workdir / f"{kind}-{os.path.basename(log)}")
             peer.stop()
         name = db_url.rsplit("/", 1)[1]

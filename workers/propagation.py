@@ -147,27 +147,33 @@ class Propagator:
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.pools.close()
 
-    def zone_changed(self, zone_id: str) -> None:
+    def zone_changed(self, zone_id: str) -> bool:
         """A newer change of ``zone_id`` was committed (PostgreSQL LISTEN payload). If this
         worker is propagating the zone, or did a moment ago, NOTIFY its nameservers at once
         rather than after the job's bookkeeping and the next claim: the answerable lag of a
         change is then one NOTIFY plus one refresh, whatever the run cycle of its zone (BIND
         and Knot queue one more refresh behind a running one). Coalesced per zone: one round
         in flight, and one more after it when changes arrived meanwhile. The job's rules are
-        unchanged: a run still confirms and marks every serial."""
+        unchanged: a run still confirms and marks every serial.
+
+        Returns True while a run of the zone is in flight here: its job is leased to this
+        worker, so nobody can claim the change now, and completing the run leaves the job
+        pending and wakes this worker (a claim attempt per change would be wasted round
+        trips: two per change under a stream of changes)."""
         known = self._known.get(zone_id)
         if known is None:
-            return
+            return False
         if known.until < time.monotonic():
             del self._known[zone_id]
-            return
+            return False
         if known.busy:
             known.again = True
-            return
-        known.busy = True
-        task = asyncio.create_task(self._early_notify(known))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        else:
+            known.busy = True
+            task = asyncio.create_task(self._early_notify(known))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        return known.until == float("inf")
 
     def _know(self, zone_id: str, pool: PoolConfig, backends: list[Backend], ref: ZoneRef
               ) -> _Known:

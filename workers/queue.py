@@ -285,9 +285,11 @@ class Wakeups:
     """What a worker waits on: LISTEN (PostgreSQL), the in-process signal, and a timeout."""
 
     def __init__(self, engine: AsyncEngine, *, on_change: Callable[[], None] | None = None,
-                 on_zone: Callable[[str], None] | None = None):
+                 on_zone: Callable[[str], bool] | None = None):
         """``on_zone``: called with the zone id of every PostgreSQL notification (a change to
-        that zone was committed), e.g. to nudge a run already in flight for it."""
+        that zone was committed), e.g. to nudge a run already in flight for it; True means the
+        change needs no claim now (its job is running here, and completing it leaves the job
+        pending and wakes this worker), so the waiting worker is not woken for it."""
         self.engine = engine
         self._on_zone = on_zone
         self._waiter: _Waiter | None = None
@@ -313,7 +315,8 @@ class Wakeups:
     def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         if self._on_zone is not None and payload:
             try:
-                self._on_zone(payload)
+                if self._on_zone(payload):
+                    return
             except Exception:  # noqa: BLE001 - a nudge is an optimisation; never stop listening
                 log.exception("zone change callback failed")
         self.poke()

@@ -7,9 +7,33 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dnsaas.service import changes
+from dnsaas.service import changes, pgfast
 from dnsaas.service.base import ServiceBase
 from dnsaas.storage import tables as t
+
+#: :meth:`StatusService.mark_propagated` for a zone that is not being deleted, on PostgreSQL, as
+#: ONE autocommit statement (was BEGIN, SET LOCAL, a read, three updates and COMMIT: seven
+#: round trips per run of the worker): the same guarded updates, committed asynchronously
+#: (statuses are derived from serials: a lost commit only means marking again). Returns the
+#: zone's action and status as read, and whether the zone itself became ACTIVE; no row when
+#: the zone is gone.
+MARK_PROPAGATED = """
+WITH sc AS (SELECT set_config('synchronous_commit', 'off', true)),
+z AS (SELECT action, status FROM zones WHERE id = $1 AND deleted_at IS NULL),
+go AS (SELECT 1 FROM z WHERE action <> 'DELETE'),
+rs AS (UPDATE recordsets SET status = 'ACTIVE', action = 'NONE'
+       WHERE zone_id = $1 AND serial <= $2 AND status <> 'ACTIVE'
+         AND status IN ('PENDING', 'ERROR') AND EXISTS (SELECT 1 FROM go) RETURNING 1),
+r AS (UPDATE records SET status = 'ACTIVE', action = 'NONE'
+      WHERE zone_id = $1 AND serial <= $2 AND status <> 'ACTIVE'
+        AND status IN ('PENDING', 'ERROR') AND EXISTS (SELECT 1 FROM go) RETURNING 1),
+zu AS (UPDATE zones SET status = 'ACTIVE', action = 'NONE'
+       WHERE id = $1 AND serial <= $2 AND status IN ('PENDING', 'ERROR') AND action <> 'DELETE'
+         AND deleted_at IS NULL RETURNING 1)
+SELECT z.action, z.status, EXISTS (SELECT 1 FROM zu) AS done,
+       (SELECT count(*) FROM rs) + (SELECT count(*) FROM r) AS marked
+FROM z, sc
+"""
 
 
 class StatusService(ServiceBase):
@@ -21,6 +45,13 @@ class StatusService(ServiceBase):
         removed from the pool, so a deleting zone is soft-deleted (a deletion that arrived
         after the worker read the zone is left for the next run). Returns the zone's new status
         (None if the zone is gone)."""
+        if not deleted and pgfast.enabled(self.engine):
+            async with pgfast.driver(self.engine) as drv:
+                row = await drv.fetchrow(MARK_PROPAGATED, zone_id, serial)
+            if row is None:
+                return None
+            return "ACTIVE" if row["done"] else str(row["status"])
+
         async def run(conn: AsyncConnection) -> str | None:
             if conn.dialect.name == "postgresql":
                 # Statuses are derived from serials: losing this commit in a crash only means

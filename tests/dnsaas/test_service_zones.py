@@ -221,6 +221,20 @@ async def test_mark_propagated_and_error(service: Service, alice: Context) -> No
     assert got["status"] == "ACTIVE" and got["action"] == "NONE"
 
 
+async def test_mark_propagated_covers_only_serials_served(service: Service, alice: Context) -> None:
+    zone = await _zone(service, alice)
+    rs1 = await service.create_recordset(alice, zone["id"], {"name": "a.example.com.",
+                                                            "type": "A", "records": ["192.0.2.1"]})
+    rs2 = await service.create_recordset(alice, zone["id"], {"name": "b.example.com.",
+                                                            "type": "A", "records": ["192.0.2.2"]})
+    assert await service.mark_propagated(zone["id"], rs1["_serial"]) == "PENDING"
+    assert (await service.get_recordset(alice, zone["id"], rs1["id"]))["status"] == "ACTIVE"
+    assert (await service.get_recordset(alice, zone["id"], rs2["id"]))["status"] == "PENDING"
+    assert await service.mark_propagated(zone["id"], rs2["_serial"]) == "ACTIVE"
+    assert (await service.get_recordset(alice, zone["id"], rs2["id"]))["status"] == "ACTIVE"
+    assert await service.mark_propagated("no-such-zone", rs2["_serial"]) is None
+
+
 async def test_list_zones_filters_sort_and_markers(service: Service, alice: Context,
                                                    admin: Context) -> None:
     await service.set_quotas(admin, "project-alice", {"zones": -1})
