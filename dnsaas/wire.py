@@ -81,8 +81,17 @@ def rrset(name: str, rtype: str, ttl: int, rdatas: Iterable[bytes]) -> bytes:
 
 def soa_rdata(mname: str, rname: str, serial: int, refresh: int, retry: int, expire: int,
               minimum: int) -> tuple[str, bytes]:
-    """Text and wire rdata of an SOA record."""
-    soa = dns.rdtypes.ANY.SOA.SOA(
-        IN, dns.rdatatype.SOA, dns.name.from_text(mname), dns.name.from_text(rname),
-        serial, refresh, retry, expire, minimum)
-    return soa.to_text(), soa.to_wire()
+    """Text and wire rdata of an SOA record (what dnspython's SOA ``to_text``/``to_wire``
+    give; the names are converted once per pair, every serial bump only packs numbers)."""
+    mtext, rtext, names = _soa_names(mname, rname)
+    return (f"{mtext} {rtext} {serial} {refresh} {retry} {expire} {minimum}",
+            names + _SOA_INTS.pack(serial, refresh, retry, expire, minimum))
+
+
+_SOA_INTS = struct.Struct("!IIIII")
+
+
+@lru_cache(maxsize=1024)
+def _soa_names(mname: str, rname: str) -> tuple[str, str, bytes]:
+    m, r = dns.name.from_text(mname), dns.name.from_text(rname)
+    return m.to_text(), r.to_text(), m.to_wire() + r.to_wire()  # type: ignore[operator]

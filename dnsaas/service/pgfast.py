@@ -21,6 +21,7 @@ path; the tests run both. Semantics are those of the SQLAlchemy path, statement 
   recordsets or serial raises ``zones.version``, so a matching row means the validation still
   holds and ``max(old + 1, now)`` is computed from the current serial. When the guard fails
   (another write won), the create is redone in a transaction that reads with ``FOR UPDATE``.
+  Every 16th serial the same statement also prunes the zone's journal.
 """
 
 from __future__ import annotations
@@ -228,6 +229,12 @@ WITH z AS (
     attempts = 0, run_after = excluded.run_after, payload = excluded.payload,
     last_error = NULL, updated_at = $5::timestamp
   RETURNING pg_notify('""" + changes.JOBS_CHANNEL + """', jobs.zone_id)
+), pruned AS (
+  DELETE FROM zone_changes
+   WHERE $23::boolean AND zone_id = $1::text AND EXISTS (SELECT 1 FROM z)
+     AND id <= (SELECT c.id FROM zone_changes c WHERE c.zone_id = $1::text
+                ORDER BY c.id DESC OFFSET $24::int LIMIT 1)
+  RETURNING 1
 )
 SELECT (SELECT count(*) FROM z) AS zones, (SELECT count(*) FROM rec) AS records,
        (SELECT count(*) FROM soa) AS soa, (SELECT count(*) FROM ch) AS changes,
@@ -373,7 +380,10 @@ async def create_recordset(svc: RecordsetService, ctx: Context, zone_id: str, na
         if zone["soa_id"] is None:  # no SOA record: nothing for this path to rewrite
             raise _Fallback()
         serial = changes.next_serial(z.serial)
-        if serial % 16 == 0 and not locked:  # the journal is pruned: in a transaction
+        # Every 16th serial prunes the journal to its newest ``keep`` entries, in the same
+        # statement (its ``pruned`` part sees the entries before this one: it keeps keep - 1).
+        prune, keep = serial % 16 == 0, max(svc.settings.journal_retention, 0)
+        if prune and keep == 0 and not locked:  # not even this entry is kept: a transaction
             raise _Retry()
         now = changes.utcnow()
         zname = wire.name_wire(z.name)
@@ -390,13 +400,13 @@ async def create_recordset(svc: RecordsetService, ctx: Context, zone_id: str, na
             values.get("description"),
             record_ids, [p.data for p in parsed], [p.wire for p in parsed],
             zone["soa_id"], text, soa_rdata, old_soa, new_soa + added, len(parsed),
-            changes.new_id())
+            changes.new_id(), prune and keep > 0, max(keep - 1, 0))
         if out["zones"] == 0:
             if locked:  # cannot happen: the row is locked and was just read
                 raise AssertionError("locked zone row changed")
             raise _Retry()
-        if serial % 16 == 0:
-            await drv.execute(PRUNE, z.id, max(svc.settings.journal_retention, 0))
+        if prune and keep == 0:
+            await drv.execute(PRUNE, z.id, keep)
         result = {
             "id": rs_id, "project_id": ctx.project or z.project_id, "zone_id": z.id,
             "zone_name": z.name, "name": name, "type": rtype, "ttl": ttl,

@@ -529,3 +529,19 @@ def test_plain_name_wire_matches_dnspython() -> None:
         if expected is not None:
             assert wire.name_wire(name) == expected, name
     assert fast_taken > 1000
+
+
+@pytest.mark.parametrize("names", [
+    ("ns1.example.org.", "hostmaster.example.org."), ("NS1.Example.ORG.", "a\\.b.example.org."),
+    ("ns.bücher.de.", "x\\032y.example."), ("invalid.", "h.bench.test."), ("ns", "rel"),
+])
+def test_soa_rdata_is_dnspythons(names: tuple[str, str]) -> None:
+    import dns.rdataclass
+    import dns.rdatatype
+    import dns.rdtypes.ANY.SOA
+
+    for ints in ((2026112101, 3600, 600, 86400, 3600), (4294967295, 0, 1, 2, 2147483647)):
+        soa = dns.rdtypes.ANY.SOA.SOA(dns.rdataclass.IN, dns.rdatatype.SOA,
+                                      dns.name.from_text(names[0]), dns.name.from_text(names[1]),
+                                      *ints)
+        assert wire.soa_rdata(*names, *ints) == (soa.to_text(), soa.to_wire())
