@@ -11,7 +11,8 @@ GET/s at concurrency 32, with latency percentiles and error counts. Prints a tab
     python -m bench.api            # 5,000 creates per concurrency level, 20,000 GETs
     python -m bench.api --quick    # 500 creates, 2,000 GETs (CI)
 
-The table shows the CPU time per request of the API process(es) and of the load generator.
+The table shows the CPU time per request of the API process(es), of the PostgreSQL backends
+serving the bench database (when the server is local) and of the load generator.
 """
 
 from __future__ import annotations
@@ -58,6 +59,45 @@ class Row:
     p99_ms: float
     api_cpu_ms_per_req: float
     generator_cpu_ms_per_req: float = 0.0
+    db_cpu_ms_per_req: float | None = None  # PostgreSQL backends of the bench database
+
+
+def proc_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a local process (Linux /proc), None when not visible."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, PermissionError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class DbCpu:
+    """CPU used by the PostgreSQL backends serving the bench database, when the server runs on
+    this machine (their pids from pg_stat_activity, their CPU from /proc)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.conn: asyncpg.Connection | None = None
+
+    async def snapshot(self) -> dict[int, float] | None:
+        if self.conn is None:
+            self.conn = await asyncpg.connect(asyncpg_dsn(self.url))
+        pids = await self.conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = "
+                                     "current_database() AND pid <> pg_backend_pid()")
+        out = {r["pid"]: proc_cpu_seconds(r["pid"]) for r in pids}
+        if any(v is None for v in out.values()):
+            return None  # a remote server (or no permission): not measured
+        return {k: v for k, v in out.items() if v is not None}
+
+    @staticmethod
+    def used(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
+        if before is None or after is None:
+            return None
+        return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+    async def close(self) -> None:
+        if self.conn is not None:
+            await self.conn.close()
 
 
 def dnsaas_cmd(*args: str) -> list[str]:
@@ -102,15 +142,7 @@ class ApiProcess:
         children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
         if children.exists():
             pids += [int(p) for p in children.read_text().split()]
-        total = 0
-        for pid in pids:
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text()
-            except FileNotFoundError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        return total / os.sysconf("SC_CLK_TCK")
+        return sum(proc_cpu_seconds(pid) or 0.0 for pid in pids)
 
     async def __aexit__(self, *_exc: object) -> None:
         assert self.proc is not None
@@ -168,12 +200,14 @@ class Runner:
     """Runs loads with wrk (another process) or, without wrk, the in-process fallback."""
 
     def __init__(self, api: ApiProcess, session: aiohttp.ClientSession, token: str,
-                 generator: str):
+                 generator: str, db_cpu: DbCpu):
         self.api, self.session, self.token, self.generator = api, session, token, generator
+        self.db_cpu = db_cpu
         self.runs = 0
 
     async def row(self, scenario: str, load: Load, total: int) -> Row:
         concurrency = len(load.paths)
+        db0 = await self.db_cpu.snapshot()
         if self.generator == "python":
             lat, errors, wall, cpu, gen = await python_load(self.api, self.session, load, total)
             lat_ms = sorted(x * 1000 for x in lat)
@@ -189,13 +223,15 @@ class Runner:
             cpu = self.api.cpu_seconds() - cpu0
             done, errors, wall, p50, p99, gen = (res.requests, res.errors, res.seconds,
                                                  res.p50_ms, res.p99_ms, res.generator_cpu_s)
+        db = DbCpu.used(db0, await self.db_cpu.snapshot())
         return Row(scenario, concurrency, done, errors, round(wall, 3), round(done / wall, 1),
                    round(p50, 2), round(p99, 2), round(cpu * 1000 / max(1, done), 3),
-                   round(gen * 1000 / max(1, done), 3))
+                   round(gen * 1000 / max(1, done), 3),
+                   None if db is None else round(db * 1000 / max(1, done), 3))
 
 
 async def bench(api: ApiProcess, token: str, creates: int, gets: int,
-                generator: str) -> list[Row]:
+                generator: str, db_cpu: DbCpu) -> list[Row]:
     headers = {"X-Auth-Token": token, "Content-Type": "application/json"}
     rows: list[Row] = []
     connector = aiohttp.TCPConnector(limit=64)
@@ -212,7 +248,7 @@ async def bench(api: ApiProcess, token: str, creates: int, gets: int,
                 assert r.status == 202, await r.text()
                 body = await r.json()
                 zones.append((body["id"], body["name"]))
-        runner = Runner(api, session, token, generator)
+        runner = Runner(api, session, token, generator, db_cpu)
 
         def creates_on(clients: list[tuple[str, str]]) -> Load:
             return Load("POST", [f"/v2/zones/{z}/recordsets" for z, _ in clients],
@@ -240,12 +276,14 @@ async def bench(api: ApiProcess, token: str, creates: int, gets: int,
 
 def table(rows: list[Row]) -> str:
     head = f"{'scenario':38} {'conc':>4} {'reqs':>6} {'errors':>6} {'req/s':>9} " \
-           f"{'p50 ms':>8} {'p99 ms':>8} {'API CPU ms/req':>15} {'gen CPU ms/req':>15}"
+           f"{'p50 ms':>8} {'p99 ms':>8} {'API CPU ms/req':>15} {'DB CPU ms/req':>14} " \
+           f"{'gen CPU ms/req':>15}"
     lines = [head, "-" * len(head)]
     for r in rows:
+        db = "-" if r.db_cpu_ms_per_req is None else f"{r.db_cpu_ms_per_req:.3f}"
         lines.append(f"{r.scenario:38} {r.concurrency:>4} {r.requests:>6} {r.errors:>6} "
                      f"{r.per_second:>9.1f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} "
-                     f"{r.api_cpu_ms_per_req:>15.3f} {r.generator_cpu_ms_per_req:>15.3f}")
+                     f"{r.api_cpu_ms_per_req:>15.3f} {db:>14} {r.generator_cpu_ms_per_req:>15.3f}")
     return "\n".join(lines)
 
 
@@ -312,7 +350,11 @@ async def main_async(quick: bool, workers: int, creates: int | None = None,
         token = made.stdout.strip()
         port = free_port()
         async with ApiProcess(url, port, workers) as api:
-            rows = await bench(api, token, creates, gets, generator)
+            db_cpu = DbCpu(url)
+            try:
+                rows = await bench(api, token, creates, gets, generator, db_cpu)
+            finally:
+                await db_cpu.close()
     finally:
         await drop_database(name)
     by = {(r.scenario, r.concurrency): r for r in rows}
