@@ -54,7 +54,7 @@ from dnsaas.storage import tables as t
 from dnsaas.testing.databases import drop_database, recreate_database
 from dnsaas.testing.peers import BindServer, KnotServer, find_binary
 from dnsaas.testing.ports import free_port
-from dnsaas.wire import name_wire, type_code
+from dnsaas.wire import axfr_head, axfr_rr, name_wire
 
 ZONE = "bench.test."
 RESULTS = Path(__file__).parent / "results" / "axfr.json"
@@ -107,28 +107,23 @@ async def load_dnsaas(url: str, recs: list[tuple[str, str, str, bytes]]) -> tupl
     now = utcnow()
     serial = (await svc.get_zone(ctx, zone["id"]))["serial"]
     rs_rows, rec_rows = [], []
-    codes = {rtype: struct.pack("!HH", type_code(rtype), 1) for rtype in ("A", "AAAA", "TXT", "MX")}
-    zwire = name_wire(ZONE)
-    cut = len(ZONE) + 1
     for name, rtype, text, raw in recs:
         rs_id = str(uuid.uuid4())
-        # what insert_rrsets stores (dnsaas.wire.rr_prefix), built without dnspython for speed
-        label = name[:-cut].encode()
-        prefix = bytes([len(label)]) + label + zwire + codes[rtype]
+        rr = axfr_rr(axfr_head(name, ZONE, rtype), 3600, raw)  # what insert_rrsets stores
         rs_rows.append((rs_id, zone["id"], "bench", name, rtype, None, False, "ACTIVE", "NONE",
-                        serial, 1, now, prefix))
-        rec_rows.append((str(uuid.uuid4()), rs_id, zone["id"], text, raw, False, "ACTIVE", "NONE",
-                         serial, 1, now))
+                        serial, 1, now))
+        rec_rows.append((str(uuid.uuid4()), rs_id, zone["id"], text, raw, rr, False, "ACTIVE",
+                         "NONE", serial, 1, now))
     async with engine.connect() as conn:
         raw_conn = await conn.get_raw_connection()
         pg = raw_conn.driver_connection
         assert pg is not None
         await pg.copy_records_to_table("recordsets", records=rs_rows, columns=[
             "id", "zone_id", "project_id", "name", "type", "ttl", "managed", "status", "action",
-            "serial", "version", "created_at", "rr_prefix"], timeout=1200)
-        await pg.copy_records_to_table("records", records=rec_rows, columns=[
-            "id", "recordset_id", "zone_id", "data", "rdata", "managed", "status", "action",
             "serial", "version", "created_at"], timeout=1200)
+        await pg.copy_records_to_table("records", records=rec_rows, columns=[
+            "id", "recordset_id", "zone_id", "data", "rdata", "axfr_rr", "managed", "status",
+            "action", "serial", "version", "created_at"], timeout=1200)
         if "recordset_count" in t.zones.c:
             await pg.execute("UPDATE zones SET recordset_count = recordset_count + $1 WHERE id = $2",
                              len(rs_rows), zone["id"])

@@ -57,10 +57,42 @@ def type_code(rtype: str) -> int:
     return int(dns.rdatatype.from_text(rtype))
 
 
-def rr_prefix(name: str, rtype: str) -> bytes:
-    """Owner name, type and class of an RR: what ``recordsets.rr_prefix`` stores."""
+def apex_owner(name: str, zone: str) -> bytes:
+    """Owner ``name`` in wire form with the apex of ``zone`` replaced by a pointer to offset 12.
+
+    Every transfer message of a zone carries its question, the apex, at offset 12, so this
+    owner is valid in any of them. A name outside the zone stays uncompressed.
+    """
     fast = plain_name_wire(name)  # most owners are unique: skip the LRU of name_wire
-    return (name_wire(name) if fast is None else fast) + _type_class(rtype)
+    full = name_wire(name) if fast is None else fast
+    apex = name_wire(zone)
+    cut = len(full) - len(apex)
+    if cut >= 0 and full[cut:].lower() == apex.lower():
+        i = 0
+        while i < cut:  # the suffix must start at a label
+            i += full[i] + 1
+        if i == cut:
+            return full[:cut] + b"\xc0\x0c"
+    return full
+
+
+def axfr_head(name: str, zone: str, rtype: str) -> bytes:
+    """What every ``records.axfr_rr`` of one recordset starts with: owner (see
+    :func:`apex_owner`), type and class; empty for the SOA, which transfers take from the zone."""
+    if rtype == "SOA":
+        return b""
+    return apex_owner(name, zone) + _type_class(rtype)
+
+
+_TTL_RDLEN = struct.Struct("!IH")
+
+
+def axfr_rr(head: bytes, ttl: int, rdata: bytes) -> bytes:
+    """``records.axfr_rr``: the record as an AXFR answer RR (``head`` from :func:`axfr_head`,
+    ``ttl`` the effective one), ready to be concatenated into a message; empty for the SOA."""
+    if not head:
+        return b""
+    return head + _TTL_RDLEN.pack(ttl, len(rdata)) + rdata
 
 
 @lru_cache(maxsize=64)

@@ -173,8 +173,8 @@ async def snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 async def render_axfr(conn: AsyncConnection, zone: ZoneInfo) -> AsyncIterator[tuple[int, bytes]]:
     """Bodies of an AXFR of ``zone`` (SOA first and last), read within ``conn``'s snapshot.
 
-    On PostgreSQL the database assembles the RRs itself from ``recordsets.rr_prefix`` (see
-    :func:`_render_axfr_pg`); elsewhere, and for catalog zones, Python does.
+    On PostgreSQL the database concatenates the RRs stored in ``records.axfr_rr`` (see
+    :func:`_render_axfr_pg`); elsewhere, and for catalog zones, Python renders them.
     """
     if conn.dialect.name == "postgresql" and not zone.catalog:
         bodies = await _render_axfr_pg(conn, zone)
@@ -187,12 +187,12 @@ async def render_axfr(conn: AsyncConnection, zone: ZoneInfo) -> AsyncIterator[tu
 
 
 async def _render_axfr_py(conn: AsyncConnection, zone: ZoneInfo,
-                          only_null_prefix: bool = False) -> AsyncIterator[tuple[int, bytes]]:
+                          only_missing: bool = False) -> AsyncIterator[tuple[int, bytes]]:
     """The AXFR bodies rendered in Python from ``(name, type, ttl, rdata)`` rows."""
     soa = soa_rr_compressed(zone)
     packer = _Packer()
     packer.add(soa)
-    async for rr in _python_rrs(conn, zone, only_null_prefix):
+    async for rr in _python_rrs(conn, zone, only_missing):
         full = packer.add(rr)
         if full is not None:
             yield full
@@ -205,14 +205,14 @@ async def _render_axfr_py(conn: AsyncConnection, zone: ZoneInfo,
 
 
 async def _python_rrs(conn: AsyncConnection, zone: ZoneInfo,
-                      only_null_prefix: bool = False) -> AsyncIterator[bytes]:
+                      only_missing: bool = False) -> AsyncIterator[bytes]:
     """The zone's RRs (SOA excluded), owners compressed against the apex, built in Python."""
     owner = owner_factory(zone)
     owners: dict[str, bytes] = {}
     codes: dict[str | int, int] = {}
     zttl = zone.ttl
     pack = _RRH.pack
-    async for batch in stream_records(conn, zone, only_null_prefix=only_null_prefix):
+    async for batch in stream_records(conn, zone, only_missing=only_missing):
         for name, rtype, ttl, rdata in batch:
             o = owners.get(name)
             if o is None:
@@ -225,54 +225,27 @@ async def _python_rrs(conn: AsyncConnection, zone: ZoneInfo,
             yield o + pack(code, 1, zttl if ttl is None else ttl, len(rdata)) + rdata
 
 
-# The whole RR of one record, built by PostgreSQL: rr_prefix with the owner's zone suffix
-# replaced by a pointer to the question name (offset 12), TTL, RDLENGTH, RDATA. NULL when the
-# recordset has no rr_prefix (rows written by other paths); those are rendered in Python.
-_PG_RR = """
-CASE WHEN substring(rs.rr_prefix FROM length(rs.rr_prefix) - 3 - CAST(:zlen AS integer)
-                    FOR CAST(:zlen AS integer)) = :zwire
-     THEN overlay(rs.rr_prefix PLACING '\\xc00c'::bytea
-                  FROM length(rs.rr_prefix) - 3 - CAST(:zlen AS integer) FOR CAST(:zlen AS integer))
-     ELSE rs.rr_prefix END
-|| int4send(coalesce(rs.ttl, CAST(:zttl AS integer))) || substring(int4send(length(r.rdata)) FROM 3)
-|| r.rdata
-"""
-
-# One row: every RR of the zone concatenated, the length of each (same order: both aggregates
-# consume the same input rows) and how many rows still need Python.
-_PG_AXFR = sa.text(f"""
-SELECT string_agg(rr, ''::bytea) AS blob,
-       array_agg(length(rr)) FILTER (WHERE rr IS NOT NULL) AS lens,
-       count(*) FILTER (WHERE rr IS NULL) AS missing
-FROM (SELECT {_PG_RR} AS rr
-      FROM records r JOIN recordsets rs ON rs.id = r.recordset_id
-      WHERE r.zone_id = :zid AND rs.zone_id = :zid AND rs.type <> 'SOA') s
-""").bindparams(sa.bindparam("zwire", type_=sa.LargeBinary))
-
-# Settings for this transaction only: room for the hash join of a million-record zone without
-# spilling to disk; gathering rows from parallel workers priced as cheap, so the planner splits
-# the scans and the join of a big zone over workers (small zones keep their serial index plans:
-# parallel_setup_cost is unchanged); a custom plan per zone (SQLAlchemy prepares statements, and
-# a generic plan chosen for small zones would be ruinous for a big one).
-_PG_SETTINGS = sa.text("""
-SELECT set_config('work_mem', '256MB', true), set_config('parallel_tuple_cost', '0.001', true),
-       set_config('plan_cache_mode', 'force_custom_plan', true)
+# One row: the stored AXFR RRs of every record of the zone concatenated (one table, no join),
+# the length of each (same order: both aggregates consume the same input rows; the SOA's is
+# empty and left out) and how many records have none stored (rendered in Python).
+_PG_AXFR = sa.text("""
+SELECT string_agg(axfr_rr, ''::bytea) AS blob,
+       array_agg(length(axfr_rr)) FILTER (WHERE length(axfr_rr) > 0) AS lens,
+       count(*) FILTER (WHERE axfr_rr IS NULL) AS missing
+FROM records WHERE zone_id = :zid
 """)
 
 
 async def _render_axfr_pg(conn: AsyncConnection, zone: ZoneInfo) -> list[tuple[int, bytes]] | None:
-    """The AXFR bodies with every RR assembled by PostgreSQL in one aggregate query.
+    """The AXFR bodies from ``records.axfr_rr``, concatenated by PostgreSQL in one aggregate.
 
     Python only cuts the concatenation into bodies of at most ``MAX_BODY`` bytes (using the
     per-RR lengths) and adds the SOAs. Returns None when the query fails (e.g. a zone too
     large for one ``bytea``); the savepoint keeps the snapshot usable for the Python path.
     """
-    zwire = zone.wire
     try:
         async with conn.begin_nested():
-            await conn.execute(_PG_SETTINGS)
-            row = (await conn.execute(_PG_AXFR, {"zid": zone.id, "zlen": len(zwire),
-                                                 "zwire": zwire, "zttl": zone.ttl})).one()
+            row = (await conn.execute(_PG_AXFR, {"zid": zone.id})).one()
     except sa.exc.DBAPIError:
         return None
     blob: bytes = row.blob or b""
@@ -304,7 +277,7 @@ async def _render_axfr_pg(conn: AsyncConnection, zone: ZoneInfo) -> list[tuple[i
     packer = _Packer()
     packer.parts, packer.size, packer.count = tail, sum(map(len, tail)), count
     if row.missing:
-        async for rr in _python_rrs(conn, zone, only_null_prefix=True):
+        async for rr in _python_rrs(conn, zone, only_missing=True):
             full = packer.add(rr)
             if full is not None:
                 bodies.append(full)

@@ -231,14 +231,14 @@ class ZoneView:
 
 
 async def stream_records(conn: AsyncConnection, zone: ZoneInfo, batch: int = 5000,
-                         only_null_prefix: bool = False,
+                         only_missing: bool = False,
                          ) -> AsyncIterator[list[tuple[str, str | int, int | None, bytes]]]:
     """Every record of the zone except the SOA, in batches of ``(name, type, ttl, rdata)``.
 
     ``type`` is the mnemonic for database rows; ``ttl`` None means the zone TTL. Uses a
     server-side cursor (``conn.stream``) so memory stays bounded on huge zones.
-    ``only_null_prefix``: only records whose recordset has no ``rr_prefix`` (the rows the
-    database cannot assemble into wire RRs itself).
+    ``only_missing``: only records without a stored ``axfr_rr`` (NULL: rows written by paths
+    that do not fill it, or whose TTL changed on SQLite).
     """
     if zone.catalog:
         recs: list[Any] = list(await catalog_records(conn, zone))
@@ -249,8 +249,8 @@ async def stream_records(conn: AsyncConnection, zone: ZoneInfo, batch: int = 500
     query = (sa.select(rs.c.name, rs.c.type, rs.c.ttl, r.c.rdata)
              .select_from(rs.join(r, r.c.recordset_id == rs.c.id))
              .where(rs.c.zone_id == zone.id, rs.c.type != "SOA"))
-    if only_null_prefix:
-        query = query.where(rs.c.rr_prefix.is_(None))
+    if only_missing:
+        query = query.where(r.c.axfr_rr.is_(None))
     result = await conn.stream(query.execution_options(yield_per=batch))
     async for part in result.partitions(batch):
         yield [tuple(row) for row in part]  # type: ignore[misc]

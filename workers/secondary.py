@@ -341,6 +341,7 @@ async def store_transfer(conn: AsyncConnection, zone: Any,
             if rd not in old_recs:
                 fresh_records.append(dict(
                     id=changes.new_id(), recordset_id=rs_id, zone_id=zone.id, data=text, rdata=rd,
+                    axfr_rr=wire.axfr_rr(wire.axfr_head(key[0], zone.name, key[1]), ttl, rd),
                     managed=False, status="PENDING", action="CREATE", serial=zone.serial,
                     version=1, created_at=now))
                 if old_eff == ttl:

@@ -494,10 +494,12 @@ async def rewrite_apex_ns(conn: AsyncConnection, pool_id: str, retention: int,
         ttl = changes.effective_ttl(rs.ttl, zone.ttl)
         await conn.execute(t.records.delete().where(t.records.c.recordset_id == rs.id))
         now = changes.utcnow()
+        head = wire.axfr_head(zone.name, zone.name, "NS")
         await conn.execute(t.records.insert(), [dict(
             id=changes.new_id(), recordset_id=rs.id, zone_id=zone.id, data=h,
-            rdata=wire.name_wire(h), managed=True, status="PENDING", action="UPDATE",
-            serial=serial, version=1, created_at=now) for h in ns])
+            rdata=wire.name_wire(h), axfr_rr=wire.axfr_rr(head, ttl, wire.name_wire(h)),
+            managed=True, status="PENDING", action="UPDATE", serial=serial, version=1,
+            created_at=now) for h in ns])
         await changes.commit_change(
             conn, zone, [wire.rr(owner, 2, ttl, r.rdata) for r in old],
             [wire.rr(owner, 2, ttl, wire.name_wire(h)) for h in ns], serial=serial,

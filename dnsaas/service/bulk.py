@@ -25,10 +25,10 @@ from dnsaas import wire
 BULK_MIN_ROWS = 2000
 _YIELD_EVERY = 8192
 
-_RS_COLUMNS = ("id", "zone_id", "project_id", "name", "type", "ttl", "rr_prefix", "description",
+_RS_COLUMNS = ("id", "zone_id", "project_id", "name", "type", "ttl", "description",
                "managed", "status", "action", "serial", "version", "created_at")
-_REC_COLUMNS = ("id", "recordset_id", "zone_id", "data", "rdata", "managed", "status", "action",
-                "serial", "version", "created_at")
+_REC_COLUMNS = ("id", "recordset_id", "zone_id", "data", "rdata", "axfr_rr", "managed", "status",
+                "action", "serial", "version", "created_at")
 _VARIANT = "89ab89ab89ab89ab"  # RFC 4122 variant nibble (10xx) for each random hex digit
 
 
@@ -97,15 +97,18 @@ async def insert_rrsets(conn: AsyncConnection, zone: Any, project: str,
     rs_rows: list[tuple[Any, ...]] = []
     rec_rows: list[tuple[Any, ...]] = []
     add_rs, add_rec = rs_rows.append, rec_rows.append
+    zname, zttl, axfr_head, axfr_rr = zone.name, zone.ttl, wire.axfr_head, wire.axfr_rr
     n = 0
     for rs_id, rs in zip(rs_ids, ordered, strict=True):
         managed = yes if rs.get("managed") else no
+        ttl = rs.get("ttl")
         add_rs((rs_id, zone_id, rs.get("project_id") or project, rs["name"], rs["type"],
-                rs.get("ttl"), wire.rr_prefix(rs["name"], rs["type"]), rs.get("description"),
-                managed, "PENDING", "CREATE", serial, 1, created))
+                ttl, rs.get("description"), managed, "PENDING", "CREATE", serial, 1, created))
+        head = axfr_head(rs["name"], zname, rs["type"])
+        ttl = zttl if ttl is None else ttl
         for text, rdata in rs["records"]:
-            add_rec((rec_ids[n], rs_id, zone_id, text, rdata, managed, "PENDING", "CREATE",
-                     serial, 1, created))
+            add_rec((rec_ids[n], rs_id, zone_id, text, rdata, axfr_rr(head, ttl, rdata), managed,
+                     "PENDING", "CREATE", serial, 1, created))
             n += 1
         rs["id"] = rs_id
         if not len(rs_rows) % _YIELD_EVERY:

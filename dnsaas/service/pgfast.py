@@ -195,17 +195,18 @@ WITH z AS (
    WHERE id = $1::text AND version = $2::int AND serial = $3::bigint AND deleted_at IS NULL
   RETURNING id
 ), rs AS (
-  INSERT INTO recordsets (id, zone_id, project_id, name, type, ttl, rr_prefix, description,
+  INSERT INTO recordsets (id, zone_id, project_id, name, type, ttl, description,
                           managed, status, action, serial, version, created_at)
-  SELECT $6::text, z.id, $7::text, $8::text, $9::text, $10::int, $11::bytea, $12::text, false,
+  SELECT $6::text, z.id, $7::text, $8::text, $9::text, $10::int, $12::text, false,
          'PENDING', 'CREATE', $4::bigint, 1, $5::timestamp FROM z
   RETURNING id
 ), rec AS (
-  INSERT INTO records (id, recordset_id, zone_id, data, rdata, managed, status, action, serial,
-                       version, created_at)
-  SELECT u.id, rs.id, $1::text, u.data, u.rdata, false, 'PENDING', 'CREATE', $4::bigint, 1,
-         $5::timestamp
-    FROM rs, unnest($13::text[], $14::text[], $15::bytea[]) AS u(id, data, rdata)
+  INSERT INTO records (id, recordset_id, zone_id, data, rdata, axfr_rr, managed, status, action,
+                       serial, version, created_at)
+  SELECT u.id, rs.id, $1::text, u.data, u.rdata, u.axfr_rr, false, 'PENDING', 'CREATE',
+         $4::bigint, 1, $5::timestamp
+    FROM rs, unnest($13::text[], $14::text[], $15::bytea[], $11::bytea[])
+         AS u(id, data, rdata, axfr_rr)
   RETURNING 1
 ), soa AS (
   UPDATE records SET data = $17::text, rdata = $18::bytea, serial = $4::bigint,
@@ -394,10 +395,11 @@ async def create_recordset(svc: RecordsetService, ctx: Context, zone_id: str, na
         owner, code = wire.name_wire(name), wire.type_code(rtype)
         rr_ttl = changes.effective_ttl(ttl, z.ttl)
         added = b"".join(wire.rr(owner, code, rr_ttl, p.wire) for p in parsed)
+        head = wire.axfr_head(name, z.name, rtype)
         out = await drv.fetchrow(
             CREATE_WRITE, z.id, z.version, z.serial, serial, now,
-            rs_id, ctx.project or z.project_id, name, rtype, ttl, wire.rr_prefix(name, rtype),
-            values.get("description"),
+            rs_id, ctx.project or z.project_id, name, rtype, ttl,
+            [wire.axfr_rr(head, rr_ttl, p.wire) for p in parsed], values.get("description"),
             record_ids, [p.data for p in parsed], [p.wire for p in parsed],
             zone["soa_id"], text, soa_rdata, old_soa, new_soa + added, len(parsed),
             changes.new_id(), prune and keep > 0, max(keep - 1, 0))

@@ -306,10 +306,12 @@ class RecordsetService(ZoneService):
                 await conn.execute(t.records.delete().where(
                     t.records.c.id.in_([r.id for r in gone])))
             if fresh:
+                head = wire.axfr_head(rs.name, zone.name, rs.type)
                 await conn.execute(t.records.insert(), [dict(
                     id=changes.new_id(), recordset_id=rs.id, zone_id=zone.id, data=p.data,
-                    rdata=p.wire, managed=rs.managed, status="PENDING", action="CREATE",
-                    serial=serial, version=1, created_at=now) for p in fresh])
+                    rdata=p.wire, axfr_rr=wire.axfr_rr(head, new_ttl, p.wire), managed=rs.managed,
+                    status="PENDING", action="CREATE", serial=serial, version=1,
+                    created_at=now) for p in fresh])
             rs_values = dict(ttl=ttl, status="PENDING", action="UPDATE", serial=serial,
                              version=rs.version + 1, updated_at=now,
                              description=values.get("description", rs.description))

@@ -126,8 +126,9 @@ class ZoneTaskService(ZoneService):
                 records=[(h, w) for h, w in zip(hosts, new, strict=True)])], now)
         else:
             await conn.execute(t.records.delete().where(t.records.c.recordset_id == rs.id))
+            head = wire.axfr_head(zone.name, zone.name, "NS")
             await conn.execute(t.records.insert(), [dict(
                 id=changes.new_id(), recordset_id=rs.id, zone_id=zone.id, data=h, rdata=w,
-                managed=True, status="PENDING", action="UPDATE", serial=zone.serial, version=1,
-                created_at=now) for h, w in zip(hosts, new, strict=True)])
+                axfr_rr=wire.axfr_rr(head, ttl, w), managed=True, status="PENDING", action="UPDATE",
+                serial=zone.serial, version=1, created_at=now) for h, w in zip(hosts, new, strict=True)])
         return removed, added

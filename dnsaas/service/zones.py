@@ -523,17 +523,17 @@ async def insert_rrsets(conn: AsyncConnection, zone: Any, project: str,
         rs_rows.append(dict(
             id=rs_id, zone_id=zone.id, project_id=rs.get("project_id") or project,
             name=rs["name"], type=rs["type"], ttl=rs.get("ttl"),
-            rr_prefix=wire.rr_prefix(rs["name"], rs["type"]),
             description=rs.get("description"), managed=managed, status="PENDING",
             action="CREATE", serial=serial, version=1, created_at=now))
+        ttl = changes.effective_ttl(rs.get("ttl"), zone.ttl)
+        head = wire.axfr_head(rs["name"], zone.name, rs["type"])
         if want_rrs:
             owner, code = wire.name_wire(rs["name"]), wire.type_code(rs["type"])
-            ttl = changes.effective_ttl(rs.get("ttl"), zone.ttl)
         for text, rdata in rs["records"]:
             rec_rows.append(dict(
                 id=changes.new_id(), recordset_id=rs_id, zone_id=zone.id, data=text,
-                rdata=rdata, managed=managed, status="PENDING", action="CREATE",
-                serial=serial, version=1, created_at=now))
+                rdata=rdata, axfr_rr=wire.axfr_rr(head, ttl, rdata), managed=managed,
+                status="PENDING", action="CREATE", serial=serial, version=1, created_at=now))
             if want_rrs and rs["type"] != "SOA":
                 rrs.append(wire.rr(owner, code, ttl, rdata))
         rs["id"] = rs_id

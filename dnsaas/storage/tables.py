@@ -163,9 +163,6 @@ recordsets = sa.Table(
     sa.Column("ttl", sa.Integer),
     sa.Column("description", sa.String(160)),
     sa.Column("managed", sa.Boolean, nullable=False, default=False),
-    # Owner name (uncompressed wire) + type + class IN: with the TTL and a record's rdata this
-    # is a whole wire RR, so the database itself can assemble transfer messages.
-    sa.Column("rr_prefix", sa.LargeBinary),
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("action", sa.String(10), nullable=False),
     sa.Column("serial", Serial, nullable=False),  # zone serial of the last change
@@ -188,6 +185,11 @@ records = sa.Table(
     _fk("zone_id", "zones.id", nullable=False),
     sa.Column("data", sa.Text, nullable=False),
     sa.Column("rdata", sa.LargeBinary, nullable=False),  # uncompressed wire rdata
+    # The record as an AXFR answer RR (dnsaas.wire.axfr_rr: owner with the apex as a pointer to
+    # offset 12, type, class, effective TTL, rdata), so a transfer concatenates one column of
+    # one table. Empty for the SOA; NULL when unknown (rendered from the other columns then).
+    # Triggers (dnsaas/storage/axfr_rr.py) keep it right when rdata or a TTL changes.
+    sa.Column("axfr_rr", sa.LargeBinary),
     sa.Column("managed", sa.Boolean, nullable=False, default=False),
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("action", sa.String(10), nullable=False),

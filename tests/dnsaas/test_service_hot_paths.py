@@ -108,12 +108,13 @@ async def _state(engine: Any, zone_id: str) -> dict[str, Any]:
         zone = (await conn.execute(sa.select(t.zones).where(t.zones.c.id == zone_id))).one()
         rsets = (await conn.execute(sa.select(t.recordsets.c.name, t.recordsets.c.type,
                                               t.recordsets.c.ttl, t.recordsets.c.serial,
-                                              t.recordsets.c.status, t.recordsets.c.rr_prefix,
+                                              t.recordsets.c.status,
                                               t.recordsets.c.description).where(
             t.recordsets.c.zone_id == zone_id).order_by(t.recordsets.c.name,
                                                         t.recordsets.c.type))).all()
         recs = (await conn.execute(sa.select(t.records.c.data, t.records.c.rdata,
-                                             t.records.c.serial, t.records.c.managed).where(
+                                             t.records.c.axfr_rr, t.records.c.serial,
+                                             t.records.c.managed).where(
             t.records.c.zone_id == zone_id).order_by(t.records.c.data, t.records.c.serial))).all()
         journal = (await conn.execute(sa.select(
             t.zone_changes.c.serial_from, t.zone_changes.c.serial_to, t.zone_changes.c.removed,
@@ -162,8 +163,9 @@ async def test_creates_write_what_the_sqlalchemy_path_writes(
     assert len(fast["recordsets"]) == len(slow["recordsets"]) == 32
     assert [r[1:5] + (r.description,) for r in fast["recordsets"]] == \
            [r[1:5] + (r.description,) for r in slow["recordsets"]]
-    assert [(r.data.replace("w0", "w1"), r.serial, r.managed) for r in fast["records"]] == \
-           [(r.data, r.serial, r.managed) for r in slow["records"]]
+    assert [(r.data.replace("w0", "w1"), r.serial, r.managed, r.axfr_rr) for r in fast["records"]] == \
+           [(r.data, r.serial, r.managed, r.axfr_rr) for r in slow["records"]]
+    assert sum(bool(r.axfr_rr) for r in fast["records"]) == len(fast["records"]) - 1  # all but SOA
     # Journal: pruning kept 3 entries + those after the last prune.
     assert [j[:2] + j[4:] for j in fast["journal"]] == [j[:2] + j[4:] for j in slow["journal"]]
     assert 3 <= len(fast["journal"]) < 3 + 16

@@ -150,13 +150,14 @@ async def test_bulk_import_rows(client: TestClient, service: Service, admin: Con
     assert len(set(ids)) == len(ids) and all(uuid.UUID(i).version == 4 for i in ids)
     by_id = {r.id: r for r in sets}
     for rs in sets:
-        assert rs.rr_prefix == wire.rr_prefix(rs.name, rs.type)
         assert rs.status == "PENDING" and rs.action == "CREATE" and rs.serial == zone.serial
         assert rs.project_id == "project-alice" and rs.managed == (rs.type in ("SOA", "NS")
                                                                    and rs.name == "bulk.test.")
     stored: dict[tuple[str, str], set[tuple[str, bytes]]] = {}
     for rec in recs:
         rs = by_id[rec.recordset_id]
+        assert rec.axfr_rr == wire.axfr_rr(wire.axfr_head(rs.name, zone.name, rs.type),
+                                           zone.ttl if rs.ttl is None else rs.ttl, rec.rdata)
         stored.setdefault((rs.name, rs.type), set()).add((rec.data, bytes(rec.rdata)))
         assert rec.serial == zone.serial and rec.managed == rs.managed
     for rs in parsed.rrsets:

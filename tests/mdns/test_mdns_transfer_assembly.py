@@ -1,7 +1,8 @@
 """Transfer data paths: database-assembled AXFR (PostgreSQL), Python fallback, IXFR chain + cache.
 
 Every AXFR is compared with the service layer's records, on SQLite and PostgreSQL, including
-recordsets without ``rr_prefix`` (rows written by other paths), inherited and explicit TTLs,
+records without a stored ``axfr_rr`` (rows written by other paths), inherited and explicit TTLs,
+stored RRs kept right by the triggers when TTLs or rdata change,
 RRs larger than the slack between the cut size and the 64 KiB message limit, and transfers
 spanning many messages.
 """
@@ -17,6 +18,7 @@ import dns.rdatatype
 import sqlalchemy as sa
 from test_mdns_transfer import axfr_messages, rrs_of, service_rrs
 
+from dnsaas import wire
 from dnsaas.context import Context
 from dnsaas.records import parse_records
 from dnsaas.service import ListParams, Service
@@ -59,13 +61,57 @@ async def render(service: Service, name: str, fn: Any = transfer.render_axfr) ->
 
 
 async def drop_prefixes(service: Service, zone_id: str, names: list[str]) -> int:
-    """Set ``rr_prefix`` to NULL on the recordsets at ``names`` (as other writers may leave it)."""
+    """Set ``axfr_rr`` to NULL on the records at ``names`` (as other writers may leave it)."""
     async def run(conn: Any) -> int:
-        res = await conn.execute(sa.update(t.recordsets).where(
-            t.recordsets.c.zone_id == zone_id, t.recordsets.c.name.in_(names))
-            .values(rr_prefix=None))
+        res = await conn.execute(sa.update(t.records).where(
+            t.records.c.recordset_id.in_(sa.select(t.recordsets.c.id).where(
+                t.recordsets.c.zone_id == zone_id, t.recordsets.c.name.in_(names))))
+            .values(axfr_rr=None))
         return int(res.rowcount)
     return await service.tx(run)
+
+
+async def stored_rrs(service: Service, zone_id: str) -> list[tuple[Any, bytes]]:
+    """Each record's stored ``axfr_rr`` and what it should be, from the other columns."""
+    z, rs, r = t.zones, t.recordsets, t.records
+    async with service.engine.connect() as conn:
+        rows = (await conn.execute(
+            sa.select(z.c.name.label("zone"), z.c.ttl.label("zttl"), rs.c.name, rs.c.type,
+                      rs.c.ttl, r.c.rdata, r.c.axfr_rr)
+            .select_from(r.join(rs, rs.c.id == r.c.recordset_id).join(z, z.c.id == r.c.zone_id))
+            .where(r.c.zone_id == zone_id))).all()
+    return [(row.axfr_rr, wire.axfr_rr(wire.axfr_head(row.name, row.zone, row.type),
+                                       row.zttl if row.ttl is None else row.ttl, row.rdata))
+            for row in rows]
+
+
+async def test_stored_rrs_follow_ttl_and_rdata_changes(mdns: MdnsServer, service: Service,
+                                                       admin: Context, zone: dict[str, Any]) -> None:
+    pairs = await stored_rrs(service, zone["id"])
+    assert len(pairs) >= 5 and all(have == want for have, want in pairs)
+    assert [have for have, _ in pairs].count(b"") == 1  # the SOA: transfers take it from the zone
+    page = await service.list_recordsets(admin, zone["id"], ListParams(limit=1000))
+    www = next(r for r in page.items if r["name"] == "www.example.test." and r["type"] == "A")
+    await service.update_recordset(admin, zone["id"], www["id"], {"ttl": 4242})
+    await service.update_zone(admin, zone["id"], {"ttl": 7777})
+
+    async def new_rdata(conn: Any) -> None:  # a writer that changes rdata and nothing else
+        await conn.execute(sa.update(t.records).where(
+            t.records.c.recordset_id == www["id"], t.records.c.data == "192.0.2.2")
+            .values(data="192.0.2.99", rdata=b"\xc0\x00\x02\x63"))
+    await service.tx(new_rdata)
+    pairs = await stored_rrs(service, zone["id"])
+    pg = service.engine.dialect.name == "postgresql"
+    # PostgreSQL rewrites the stored RRs in place; SQLite forgets them (rendered in Python)
+    assert all(have == want or (have is None and not pg) for have, want in pairs)
+    assert any(want.endswith(b"\x00\x00\x10\x92\x00\x04\xc0\x00\x02\x63") for _, want in pairs)
+    assert any(want[-10:-6] == b"\x00\x00\x1e\x61" for _, want in pairs if want)  # 7777
+    if pg:
+        assert all(have is not None for have, _ in pairs)
+    expected = await service_rrs(service, admin, await service.get_zone(admin, zone["id"]))
+    assert ("www.example.test.", "A", 4242, "192.0.2.99") in expected
+    msgs = await asyncio.to_thread(axfr_messages, mdns.port, "example.test.")
+    assert sorted(rrs_of(msgs)[1:-1]) == sorted(expected)
 
 
 async def test_axfr_with_null_prefixes_equals_service(mdns: MdnsServer, service: Service,
@@ -74,7 +120,7 @@ async def test_axfr_with_null_prefixes_equals_service(mdns: MdnsServer, service:
                                                   "example.test."])
     assert n >= 4  # www A + AAAA, mail MX, apex NS and SOA
     expected = await service_rrs(service, admin, zone)
-    # explicit TTL 0 and 300 next to inherited ones, with and without rr_prefix
+    # explicit TTL 0 and 300 next to inherited ones, with and without a stored axfr_rr
     assert {r[2] for r in expected} >= {0, 300, zone["ttl"]}
     for fn in (transfer.render_axfr, transfer._render_axfr_py):
         rrs = parse_bodies("example.test.", await render(service, "example.test.", fn))
