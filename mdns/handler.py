@@ -225,7 +225,7 @@ class Handler:
 
     async def _parse(self, wire: bytes, source: tuple[str, int], tcp: bool, msg_id: int,
                      flags: int) -> Request | bytes | None:
-        await self.keyring.refresh()
+        self.keyring.refresh_soon()  # requests never wait for the periodic key check
         for attempt in (0, 1):
             try:
                 q = dns.message.from_wire(wire, keyring=self.keyring.lookup)

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dnsaas.settings import Settings
 from mdns.handler import Handler
+from mdns.memory import keep_freed_memory
 from mdns.zonedata import reader_engine
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class MdnsServer:
 
     async def start(self) -> MdnsServer:
         """Bind TCP then UDP on the same port (a free one if the port is 0)."""
+        keep_freed_memory(self.settings.transfer_cache_bytes)  # cheap cache evictions
         loop = asyncio.get_running_loop()
         for attempt in range(20):
             self._tcp = await asyncio.start_server(self._client, self.host, self.port,
@@ -155,8 +157,9 @@ class MdnsServer:
                 gen = self.handler.handle(data, (peer[0], peer[1]), True)
                 try:
                     async for msg in gen:
-                        writer.write(struct.pack("!H", len(msg)))
-                        writer.write(msg)
+                        if writer.transport.is_closing():
+                            return  # the client went away: stop rendering for it
+                        writer.write(struct.pack("!H", len(msg)) + msg)  # one send per message
                         if writer.transport.get_write_buffer_size() > 1 << 20:
                             await asyncio.wait_for(writer.drain(), self.write_timeout)
                     await asyncio.wait_for(writer.drain(), self.write_timeout)

@@ -8,6 +8,7 @@ bytes: the bytes are loaded into a :class:`dns.renderer.Renderer`, which appends
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import logging
@@ -61,8 +62,9 @@ class Keyring:
     """The tsigkeys table as a dnspython keyring, re-read when the table changes.
 
     The table's fingerprint (row count and newest timestamp) is checked at most every
-    ``interval`` seconds; an unknown key name forces a check (rate limited), so a key created
-    through the API is usable within one request.
+    ``interval`` seconds, in the background (:meth:`refresh_soon`: no request waits for it);
+    an unknown key name forces a check (rate limited), so a key created through the API is
+    usable within one request.
     """
 
     def __init__(self, engine: AsyncEngine, interval: float = 2.0):
@@ -71,9 +73,26 @@ class Keyring:
         self.entries: dict[dns.name.Name, KeyEntry] = {}
         self._fingerprint: Any = None
         self._checked = 0.0
+        self._pending: asyncio.Task[None] | None = None
+
+    def refresh_soon(self) -> None:
+        """Start a background check when the last one is ``interval`` seconds old."""
+        if self._pending is None and time.monotonic() - self._checked >= self.interval:
+            self._pending = asyncio.ensure_future(self._background())
+
+    async def _background(self) -> None:
+        try:
+            await self.refresh()
+        except Exception as exc:  # the next request tries again
+            log.warning("TSIG keyring check failed: %s", exc)
+        finally:
+            self._pending = None
 
     async def refresh(self, force: bool = False) -> None:
-        """Reload the keys if the table changed (checked every ``interval`` seconds)."""
+        """Reload the keys if the table changed (checked every ``interval`` seconds); waits for
+        a background check in flight first."""
+        if self._pending is not None and self._pending is not asyncio.current_task():
+            await asyncio.shield(self._pending)
         now = time.monotonic()
         if not force and now - self._checked < self.interval:
             return

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from test_mdns_transfer import axfr_messages, rrs_of
 
@@ -190,3 +191,27 @@ async def test_transfer_lookup_matches_lookup_plus_acl(service: Service, admin: 
     assert one[0] == zone["id"] and one[2] is False
     # the catalog zone (other id) is not covered by the zone-scoped key
     assert (await _one_step(service, "catalog.invalid.", "192.0.2.200", None, []))[2] is True
+
+
+async def test_requests_never_wait_for_the_key_check(mdns: MdnsServer, service: Service,
+                                                     zone: dict[str, Any]) -> None:
+    """The periodic TSIG key check runs in the background: with the tsigkeys table locked (the
+    check blocked), queries are still answered at once (transfers read the table for their
+    ACL, so they would wait for the lock anyway)."""
+    if service.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite readers are not blocked by a writer's lock")
+    keyring = mdns.handler.keyring
+    keyring.interval = 0.0  # every request finds the keys due for a check
+    async with service.engine.connect() as conn:
+        await conn.execute(sa.text("LOCK TABLE tsigkeys IN ACCESS EXCLUSIVE MODE"))
+        for _ in range(2):
+            msgs = await asyncio.wait_for(asyncio.to_thread(
+                axfr_messages, mdns.port, "example.test.", "SOA"), 10)
+            assert _soa_serials(rrs_of(msgs)) == [zone["serial"]]
+        assert keyring._pending is not None and not keyring._pending.done()  # still blocked
+        await conn.rollback()
+    for _ in range(200):
+        if keyring._pending is None:
+            break
+        await asyncio.sleep(0.05)
+    assert keyring._pending is None
