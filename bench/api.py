@@ -383,7 +383,8 @@ async def main_async(quick: bool, workers: int, creates: int | None = None,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small run (CI)")
-    parser.add_argument("--workers", type=int, default=1, help="dnsaas api worker processes")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="dnsaas api worker processes (default: one per CPU)")
     parser.add_argument("--creates", type=int, help="creates per concurrency level")
     parser.add_argument("--gets", type=int, help="GETs per GET scenario")
     parser.add_argument("--generator", choices=("auto", *GENERATORS), default="auto",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -78,6 +79,8 @@ async def test_request_id_everywhere(client: TestClient) -> None:
         resp = await client.request(method, path, headers=headers)
         rid = resp.headers["x-openstack-request-id"]
         assert rid.startswith("req-") and len(rid) == 40
+        parsed = uuid.UUID(rid[4:])
+        assert str(parsed) == rid[4:] and parsed.version == 4 and parsed.variant == uuid.RFC_4122
         seen.add(rid)
     assert len(seen) == 5
 
