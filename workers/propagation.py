@@ -112,6 +112,9 @@ def _stop_later(backends: list[Backend]) -> None:
 
 #: how long after its last run here a zone's changes still get an early NOTIFY from this worker
 KNOWN_SECONDS = 10.0
+#: at most one early update nudge of the targets per zone this often (PowerDNS: axfr-retrieve,
+#: a full AXFR each; the NOTIFY goes out every round regardless)
+EARLY_UPDATE_EVERY = 0.25
 
 
 @dataclass(eq=False)
@@ -125,6 +128,7 @@ class _Known:
     until: float  # monotonic; infinite while a run is in flight
     busy: bool = False  # an early NOTIFY round is in flight
     again: bool = False  # another change arrived during that round
+    updated_at: float = 0.0  # monotonic time of the last early update nudge of the targets
 
 
 class Propagator:
@@ -221,6 +225,8 @@ class Propagator:
                 lambda _t: timings.__setitem__("notified", time.monotonic() - t0))
 
         known = None if deleting else self._know(zone.id, pool, backends, ref)
+        if known is not None:
+            known.updated_at = t0  # the targets were just called
 
         # 3. poll
         servers = [((n.host, n.port), self._tsig(pool, n)) for n in pool.nameservers]
@@ -282,17 +288,23 @@ class Propagator:
                        timings=timings)
 
     async def _early_notify(self, known: _Known) -> None:
-        """NOTIFY rounds for ``known`` until no change arrived during the last one: the targets'
-        update nudge (PowerDNS: axfr-retrieve) and a NOTIFY without a serial hint (the newer
-        serial is not known here, and a secondary drops a NOTIFY whose serial is not newer
-        than its own). Best effort: the next run NOTIFYs and polls anyway."""
+        """NOTIFY rounds for ``known`` until no change arrived during the last one: a NOTIFY
+        without a serial hint (the newer serial is not known here, and a secondary drops a
+        NOTIFY whose serial is not newer than its own) and, while a run is in flight and at
+        most every :data:`EARLY_UPDATE_EVERY`, the targets' update nudge (PowerDNS:
+        axfr-retrieve; between runs the next run's own update follows at once). Best effort:
+        the next run NOTIFYs and polls anyway."""
         try:
             while True:
                 known.again = False
                 self.nudged += 1
                 stats["early_notifies"] += 1
-                for p in await self._call_targets(known.backends, "update", known.ref, False):
-                    log.debug("early update of %s: %s", known.ref.name, p)
+                now = time.monotonic()
+                if known.until == float("inf") and now - known.updated_at >= EARLY_UPDATE_EVERY:
+                    known.updated_at = now
+                    for p in await self._call_targets(known.backends, "update", known.ref,
+                                                      False):
+                        log.debug("early update of %s: %s", known.ref.name, p)
                 await self._notify_all(known.pool, known.backends, known.ref, serial=None)
                 if not known.again:
                     return

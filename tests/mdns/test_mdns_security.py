@@ -9,6 +9,7 @@ from typing import Any
 import dns.asyncquery
 import dns.flags
 import dns.message
+import dns.name
 import dns.opcode
 import dns.query
 import dns.rcode
@@ -21,7 +22,7 @@ from mdns_helpers import dig, raw_tcp
 from dnsaas.context import Context
 from dnsaas.service import Service
 from dnsaas.storage import tables as t
-from mdns.notify import make_notify, send_notify
+from mdns.notify import make_notify, notify_wire, send_notify
 from mdns.server import MdnsServer
 
 SECRET = base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -119,6 +120,18 @@ def test_notify_message_is_a_notify() -> None:
     assert m.opcode() == dns.opcode.NOTIFY and m.flags & dns.flags.AA
     again = dns.message.from_wire(m.to_wire())
     assert again.opcode() == dns.opcode.NOTIFY and again.answer[0][0].serial == 42
+
+
+def test_hand_built_notify_matches_dnspython() -> None:
+    for serial in (42, None, 4294967295):
+        m = dns.message.from_wire(notify_wire("Example.test.", serial, 4711))
+        assert m.id == 4711 and m.opcode() == dns.opcode.NOTIFY and m.flags & dns.flags.AA
+        assert m.question[0].name == dns.name.from_text("example.test.")
+        assert m.question[0].rdtype == dns.rdatatype.SOA
+        assert [rr.serial for rrs in m.answer for rr in rrs] == ([] if serial is None else [serial])
+        ref = make_notify("Example.test.", serial)
+        ref.id = 4711
+        assert m == ref
 
 
 async def test_notify_in_for_secondary_zones(mdns: MdnsServer, service: Service,
