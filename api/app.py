@@ -23,6 +23,7 @@ from dnsaas.service import Service, pgfast
 from dnsaas.settings import Settings
 
 log = logging.getLogger(__name__)
+WARMING = web.AppKey("parsepool_warming", asyncio.Task)
 HEARTBEAT_SECONDS = 10.0
 
 
@@ -38,6 +39,15 @@ def create_app(settings: Settings, service: Service) -> web.Application:
     app[middlewares.SPEC_BY_HANDLER] = {s.handler: s for s in specs}
     app[DOC_CACHE] = {}
     return app
+
+
+async def warm_parser(app: web.Application) -> None:
+    """on_startup: start the zone-file parse worker (:mod:`dnsaas.parsepool`) in the
+    background, so the first zone import does not wait for it."""
+    from dnsaas import parsepool
+
+    task = asyncio.create_task(parsepool.warm(), name="parsepool-warm")
+    app[WARMING] = task
 
 
 def heartbeat(service: Service, name: str = "api", interval: float = HEARTBEAT_SECONDS
@@ -69,6 +79,7 @@ async def build(settings: Settings, *, with_heartbeat: bool = True) -> web.Appli
     pgfast.keep_connections(engine, settings.db_pool_size)
     service = Service(engine, settings)
     app = create_app(settings, service)
+    app.on_startup.append(warm_parser)
     if with_heartbeat:
         app.cleanup_ctx.append(heartbeat(service))
 

@@ -4,6 +4,8 @@ Parsing and validating a 100,000-record file is a second or two of pure Python. 
 would hold the GIL and stall the API's event loop; here it runs in a ``forkserver`` worker process
 (``concurrent.futures.ProcessPoolExecutor``) while the loop keeps serving, and the worker reports
 its progress through a queue. If worker processes cannot be used, the parse runs in a thread.
+Starting the worker (forkserver, module preload, fork) takes a second of CPU: API processes call
+:func:`warm` at start so that the first import does not pay for it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from dnsaas.rowprep import prepare_rows
 from dnsaas.zonefile import ImportedRRset, ParsedZone, ZoneFileError, parse_zone
 
 log = logging.getLogger(__name__)
@@ -35,9 +38,10 @@ def _init_worker(progress_queue: Any) -> None:
 
 
 def _parse_compact(text: str, min_ttl: int | None, max_records: int | None,
-                   token: int) -> tuple[Any, ...]:
+                   token: int, prepare: bool = False) -> tuple[Any, ...]:
     """Worker side: parse with the garbage collector off (nothing cyclic is built; it would
-    rescan the growing record lists over and over) and return plain tuples (cheap to pickle)."""
+    rescan the growing record lists over and over) and return plain tuples (cheap to pickle),
+    or with ``prepare`` the recordsets as :class:`~dnsaas.rowprep.PreparedRows`."""
     def report(percent: int) -> None:
         if _worker_queue is not None:
             _worker_queue.put((token, percent))
@@ -52,6 +56,15 @@ def _parse_compact(text: str, min_ttl: int | None, max_records: int | None,
             gc.enable()
     header = (zone.name, zone.ttl, zone.email, zone.serial, zone.refresh, zone.retry,
               zone.expire, zone.minimum)
+    if prepare:
+        gc.disable()
+        try:
+            rows = prepare_rows(zone.name, zone.ttl,
+                                [(rs.name, rs.type, rs.ttl, rs.records) for rs in zone.rrsets])
+        finally:
+            if enabled:
+                gc.enable()
+        return ("prepared", header, rows)
     return ("ok", header, [(rs.name, rs.type, rs.ttl, rs.records, rs.line) for rs in zone.rrsets])
 
 
@@ -60,6 +73,8 @@ def _expand(result: tuple[Any, ...]) -> ParsedZone:
         error = ZoneFileError(result[1])  # the message names the line already
         error.line = result[2]
         raise error
+    if result[0] == "prepared":
+        return ParsedZone(*result[1], prepared=result[2])
     _, header, rrsets = result
     return ParsedZone(*header, rrsets=[ImportedRRset(*rs) for rs in rrsets])
 
@@ -69,7 +84,7 @@ class ParsePool:
 
     def __init__(self, workers: int | None = None):
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["dnsaas.zonefile"])
+        ctx.set_forkserver_preload(["dnsaas.zonefile", "dnsaas.rowprep"])
         self._queue = ctx.Queue()
         self._executor = ProcessPoolExecutor(
             max_workers=workers or max(1, min(4, (os.cpu_count() or 2) - 1)), mp_context=ctx,
@@ -86,12 +101,12 @@ class ParsePool:
             self._latest[token] = percent
 
     async def parse(self, text: str, *, min_ttl: int | None = None,
-                    max_records: int | None = None,
-                    on_progress: OnProgress | None = None) -> ParsedZone:
+                    max_records: int | None = None, on_progress: OnProgress | None = None,
+                    prepare: bool = False) -> ParsedZone:
         """Parse ``text`` in a worker; ``on_progress(percent)`` as the worker reports."""
         token = next(self._tokens)
         future: Future[tuple[Any, ...]] = self._executor.submit(
-            _parse_compact, text, min_ttl, max_records, token)
+            _parse_compact, text, min_ttl, max_records, token, prepare)
         waiter = asyncio.wrap_future(future)
         reported = -1
         try:
@@ -103,9 +118,16 @@ class ParsePool:
                     reported = percent
                     await on_progress(percent)
                 if done:
-                    return _expand(waiter.result())
+                    result = waiter.result()
+                    if result[0] == "ok":  # 100k objects to build: in a thread
+                        return await asyncio.to_thread(_expand, result)
+                    return _expand(result)
         finally:
             self._latest.pop(token, None)
+
+    def warm(self) -> None:
+        """Start the worker process now (blocks until it runs a no-op)."""
+        self._executor.submit(int).result()
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -114,20 +136,45 @@ class ParsePool:
 _pool: ParsePool | None = None
 
 
+async def warm() -> None:
+    """Start the worker process in the background of an API process (a thread waits for it)."""
+    global _pool
+    try:
+        if _pool is None:
+            _pool = ParsePool()
+        await asyncio.to_thread(_pool.warm)
+    except (BrokenProcessPool, OSError, NotImplementedError) as exc:
+        log.warning("zone-file worker process unavailable (%s)", exc)
+
+
 async def parse_zone_async(text: str, *, min_ttl: int | None = None,
                            max_records: int | None = None,
-                           on_progress: OnProgress | None = None) -> ParsedZone:
+                           on_progress: OnProgress | None = None,
+                           prepare: bool = False) -> ParsedZone:
     """:func:`dnsaas.zonefile.parse_zone` off the event loop: in the worker process pool, or in
-    a thread where processes are unavailable. Raises :class:`ZoneFileError`."""
+    a thread where processes are unavailable. Raises :class:`ZoneFileError`.
+
+    ``prepare``: the result has ``prepared`` row chunks (:func:`~dnsaas.rowprep.prepare_rows`)
+    instead of ``rrsets`` (a zone import: the API process only has to write them)."""
     global _pool
     try:
         if _pool is None:
             _pool = ParsePool()
         return await _pool.parse(text, min_ttl=min_ttl, max_records=max_records,
-                                 on_progress=on_progress)
+                                 on_progress=on_progress, prepare=prepare)
     except (BrokenProcessPool, OSError, NotImplementedError) as exc:
         log.warning("zone-file worker process unavailable (%s); parsing in a thread", exc)
         if _pool is not None:
             _pool.shutdown()
             _pool = None
-    return await asyncio.to_thread(parse_zone, text, min_ttl=min_ttl, max_records=max_records)
+    return await asyncio.to_thread(_parse_in_thread, text, min_ttl, max_records, prepare)
+
+
+def _parse_in_thread(text: str, min_ttl: int | None, max_records: int | None,
+                     prepare: bool) -> ParsedZone:
+    zone = parse_zone(text, min_ttl=min_ttl, max_records=max_records)
+    if prepare:
+        zone.prepared = prepare_rows(zone.name, zone.ttl,
+                                     [(rs.name, rs.type, rs.ttl, rs.records) for rs in zone.rrsets])
+        zone.rrsets = []
+    return zone

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     max_request_body: int = Field(114688, description="Largest accepted request body, bytes")
     max_import_size: int = Field(16 * 1024 * 1024,
                                  description="Largest zone file a zone import accepts, bytes")
+    import_stale_after: float = Field(
+        300.0, description="Seconds without progress after which the worker's recovery sweep "
+        "ends a PENDING zone import in ERROR (its API process died; the file is not stored)")
     max_page_limit: int = Field(1000, description="Largest page size (limit=max)")
     default_page_limit: int = Field(20, description="Page size when no limit is given")
 

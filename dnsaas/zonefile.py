@@ -18,6 +18,7 @@ import io
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import dns.exception
 import dns.name
@@ -83,6 +84,9 @@ class ParsedZone:
     expire: int
     minimum: int
     rrsets: list[ImportedRRset] = field(default_factory=list)
+    #: the recordsets as row chunks instead (a :class:`dnsaas.rowprep.PreparedRows`), when a
+    #: zone import asked the parse worker to prepare them
+    prepared: Any = None
 
     @property
     def record_count(self) -> int:

@@ -4,6 +4,8 @@
   budget) get another attempt every ``recovery_interval``;
 - zones left PENDING or ERROR without a live job (should not happen; cheap to check) get one;
 - soft-deleted zones are purged after ``purge_after``;
+- zone imports left PENDING by an API process that died (no progress for
+  ``import_stale_after``) end in ERROR;
 - the worker heartbeats its service status.
 
 On PostgreSQL the sweep takes a transaction-level advisory lock so that concurrent workers do
@@ -86,6 +88,9 @@ class Recovery:
         if done.get("retried") or done.get("requeued"):
             log.info("recovery: %s", done)
             wake_local()
+        interrupted = await self.service.fail_stale_imports()
+        if interrupted:
+            done["interrupted_imports"] = interrupted
         purged = await self.service.purge_deleted(older_than=self.purge_after)
         if purged:
             done["purged"] = purged

@@ -66,7 +66,7 @@ async def serve(settings: Settings, *, demo_token: bool = True,
     """Run API, mdns and worker until ``stop`` is set (or SIGINT/SIGTERM)."""
     from aiohttp import web
 
-    from api.app import create_app
+    from api.app import create_app, warm_parser
     from dnsaas.service import Service
     from mdns.server import MdnsServer
     from workers.worker import Worker
@@ -94,7 +94,9 @@ async def serve(settings: Settings, *, demo_token: bool = True,
     if demo_token and settings.auth == "token":
         token, _ = await service.create_token("demo", ["member", "admin"], user_id="demo",
                                               description="printed by dnsaas serve")
-    runner = web.AppRunner(create_app(settings, service), access_log=None)
+    app = create_app(settings, service)
+    app.on_startup.append(warm_parser)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.api_host, settings.api_port)

@@ -1,12 +1,18 @@
 """Zone imports (designate-api.md §1.5): an import task row, then a background task that parses
 and validates the file (in a worker process, :mod:`dnsaas.parsepool`, reporting progress),
-creates the zone with all its recordsets in one transaction (one job), and ends the task COMPLETE
-or ERROR with Designate's messages."""
+creates the zone with all its recordsets in one transaction (one job) that also ends the task
+COMPLETE, or ends it in ERROR with Designate's messages.
+
+The file itself is not stored, so an import whose API process died cannot be resumed: the
+worker's recovery sweep ends such a task in ERROR (:meth:`ImportService.fail_stale_imports`)
+once it has shown no progress for ``settings.import_stale_after`` seconds (every progress
+report refreshes ``updated_at``)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from dnsaas.context import Context
 from dnsaas.errors import DnsaasError, DuplicateZone, InvalidTTL, OverQuota, ZoneImportNotFound
 from dnsaas.parsepool import parse_zone_async
-from dnsaas.service import changes
+from dnsaas.rowprep import PreparedRows
+from dnsaas.service import bulk, changes
 from dnsaas.service.base import ctx_project_filter, iso
 from dnsaas.service.listing import ListParams, Page, fetch_page, like_or_equal
 from dnsaas.service.zones import ZoneService
@@ -27,6 +34,12 @@ log = logging.getLogger(__name__)
 TASK_SORT_KEYS = frozenset({"created_at", "id", "updated_at"})
 TASK_FILTERS = frozenset({"status", "message", "zone_id"})
 PARSE_SHARE = 80  # progress % at the end of parsing and validation; the insert does the rest
+STALE_MESSAGE = ("The zone import was interrupted (the API process running it stopped) and "
+                 "created nothing; import the zone file again.")
+
+
+class ImportEnded(Exception):
+    """The task is no longer PENDING (the recovery sweep ended it): create nothing."""
 
 
 def import_dict(row: Any) -> dict[str, Any]:
@@ -88,22 +101,47 @@ class ImportService(ZoneService):
         self._keep(task)
         return import_dict(_Obj(values))
 
-    async def _finish_import(self, import_id: str, status: str, message: str,
-                             zone_id: str | None = None) -> None:
+    @staticmethod
+    async def _end(conn: AsyncConnection, import_id: str, status: str, message: str,
+                   zone_id: str | None = None) -> bool:
+        """End a PENDING task; False when it was not PENDING any more."""
+        done = await conn.execute(t.zone_imports.update().where(
+            t.zone_imports.c.id == import_id, t.zone_imports.c.status == "PENDING")
+            .values(status=status, message=message[:MESSAGE_MAX], zone_id=zone_id, progress=100,
+                    updated_at=changes.utcnow(), version=t.zone_imports.c.version + 1))
+        return bool(done.rowcount)
+
+    async def _finish_import(self, import_id: str, status: str, message: str) -> None:
         async def run(conn: AsyncConnection) -> None:
-            await conn.execute(t.zone_imports.update().where(t.zone_imports.c.id == import_id)
-                               .values(status=status, message=message[:MESSAGE_MAX],
-                                       zone_id=zone_id, progress=100,
-                                       updated_at=changes.utcnow(),
-                                       version=t.zone_imports.c.version + 1))
+            await self._end(conn, import_id, status, message)
         await self.tx(run)
 
     async def _progress(self, import_id: str, percent: int) -> None:
+        """Report progress; also the task's heartbeat (``updated_at``) for the recovery sweep."""
         async def run(conn: AsyncConnection) -> None:
             await conn.execute(t.zone_imports.update().where(
                 t.zone_imports.c.id == import_id, t.zone_imports.c.status == "PENDING")
-                .values(progress=percent))
+                .values(progress=percent, updated_at=changes.utcnow()))
         await self.tx(run)
+
+    async def fail_stale_imports(self, older_than: float | None = None) -> int:
+        """End in ERROR the PENDING imports without progress for ``older_than`` seconds
+        (default ``settings.import_stale_after``): their API process died. Returns how many."""
+        limit = self.settings.import_stale_after if older_than is None else older_than
+        now = changes.utcnow()
+        c = t.zone_imports.c
+
+        async def run(conn: AsyncConnection) -> int:
+            done = await conn.execute(t.zone_imports.update().where(
+                c.status == "PENDING",
+                sa.func.coalesce(c.updated_at, c.created_at) <= now - timedelta(seconds=limit))
+                .values(status="ERROR", message=STALE_MESSAGE, progress=100, updated_at=now,
+                        version=c.version + 1))
+            return int(done.rowcount or 0)
+        count = await self.tx(run)
+        if count:
+            log.warning("ended %d interrupted zone import(s) in ERROR", count)
+        return count
 
     async def _run_import(self, ctx: Context, import_id: str, zonefile: str | None,
                           error: str | None) -> None:
@@ -111,9 +149,11 @@ class ImportService(ZoneService):
             if error is not None or zonefile is None:
                 await self._finish_import(import_id, "ERROR", error or "Malformed zonefile.")
                 return
-            zone_id, message = await self._import(ctx, import_id, zonefile)
-            await self._finish_import(import_id, "COMPLETE" if zone_id else "ERROR", message,
-                                      zone_id)
+            message = await self._import(ctx, import_id, zonefile)
+            if message is not None:
+                await self._finish_import(import_id, "ERROR", message)
+        except ImportEnded:
+            log.warning("zone import %s was ended by the recovery sweep meanwhile", import_id)
         except Exception as exc:  # noqa: BLE001 - the task must end, whatever happened
             log.exception("zone import %s failed", import_id)
             try:
@@ -122,49 +162,63 @@ class ImportService(ZoneService):
             except Exception:  # noqa: BLE001
                 log.exception("could not record the failure of zone import %s", import_id)
 
-    async def _import(self, ctx: Context, import_id: str, zonefile: str) -> tuple[str | None, str]:
-        """Parse, check quotas, create; returns (zone id or None, message)."""
+    async def _import(self, ctx: Context, import_id: str, zonefile: str) -> str | None:
+        """Parse, check quotas, create and end the task COMPLETE (one transaction); returns
+        None, or the error message of the task."""
         min_ttl = None if ctx.is_admin else self.settings.min_ttl
 
         async def parse_progress(percent: int) -> None:
             await self._progress(import_id, percent * PARSE_SHARE // 100)
         try:
             parsed: ParsedZone = await parse_zone_async(zonefile, min_ttl=min_ttl,
-                                                        on_progress=parse_progress)
+                                                        on_progress=parse_progress, prepare=True)
         except ZoneFileError as exc:
-            return None, exc.message
+            return exc.message
         await self._progress(import_id, PARSE_SHARE)
+        rows: PreparedRows = parsed.prepared  # parsed, sorted and made rows off the event loop
+        message = f"{parsed.name} imported"
+
+        async def chunk_done(written: int, total: int) -> None:
+            await self._progress(import_id, PARSE_SHARE + (99 - PARSE_SHARE) * written // total)
+
+        async def complete(conn: AsyncConnection, zone_id: str) -> None:
+            if not await self._end(conn, import_id, "COMPLETE", message, zone_id):
+                raise ImportEnded()  # rolls the zone back: the task says it failed
         try:
-            await self._check_import_quotas(ctx, parsed)
-            zone = await self.create_zone(
-                ctx, {"name": parsed.name, "email": parsed.email, "ttl": parsed.ttl,
-                      "refresh": parsed.refresh, "retry": parsed.retry, "expire": parsed.expire,
-                      "minimum": parsed.minimum},
-                extra_rrsets=[rs.as_values() for rs in parsed.rrsets], serial=parsed.serial)
+            await self._check_import_quotas(ctx, rows.rrsets, rows.records, rows.biggest)
+            token = bulk.ON_CHUNK.set(chunk_done)
+            try:
+                await self.create_zone(
+                    ctx, {"name": parsed.name, "email": parsed.email, "ttl": parsed.ttl,
+                          "refresh": parsed.refresh, "retry": parsed.retry,
+                          "expire": parsed.expire, "minimum": parsed.minimum},
+                    prepared=rows, serial=parsed.serial, in_tx=complete)
+            finally:
+                bulk.ON_CHUNK.reset(token)
         except DuplicateZone:
-            return None, "Duplicate zone."
+            return "Duplicate zone."
         except OverQuota:
-            return None, "Quota exceeded during zone import."
+            return "Quota exceeded during zone import."
         except InvalidTTL as exc:
-            return None, exc.message
+            return exc.message
         except DnsaasError as exc:
             detail = exc.message
             if exc.errors:
                 detail = "; ".join(str(e.get("message")) for e in exc.errors)
-            return None, detail
-        return zone["id"], f"{parsed.name} imported"
+            return detail
+        return None
 
-    async def _check_import_quotas(self, ctx: Context, parsed: ParsedZone) -> None:
+    async def _check_import_quotas(self, ctx: Context, rrsets: int, records: int,
+                                   biggest: int) -> None:
         project = ctx.require_project()
 
         async def run(conn: AsyncConnection) -> None:
             limits = await self.quotas_of(conn, project)
             managed = 2  # SOA and apex NS
-            await self.check_quota(conn, project, "zone_recordsets", None, len(parsed.rrsets),
+            await self.check_quota(conn, project, "zone_recordsets", None, rrsets,
                                    current=managed, limits=limits)
-            await self.check_quota(conn, project, "zone_records", None, parsed.record_count,
+            await self.check_quota(conn, project, "zone_records", None, records,
                                    current=0, limits=limits)
-            biggest = max((len(rs.records) for rs in parsed.rrsets), default=0)
             await self.check_quota(conn, project, "recordset_records", None, 0, current=biggest,
                                    limits=limits)
         await self.read(run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import random
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -356,8 +357,15 @@ class ZoneService(ServiceBase):
     # --- writes -----------------------------------------------------------------------------
     async def create_zone(self, ctx: Context, values: dict[str, Any], *,
                           extra_rrsets: list[dict[str, Any]] | None = None,
-                          serial: int | None = None) -> dict[str, Any]:
-        """Create a zone with its managed SOA and NS recordsets; 202 PENDING CREATE."""
+                          serial: int | None = None,
+                          prepared: bulk.PreparedRows | None = None,
+                          in_tx: Callable[[AsyncConnection, str], Awaitable[None]] | None = None,
+                          ) -> dict[str, Any]:
+        """Create a zone with its managed SOA and NS recordsets; 202 PENDING CREATE.
+
+        ``prepared``: more recordsets as row chunks (a zone import), written chunk by chunk.
+        ``in_tx(conn, zone_id)`` runs at the end of the same transaction (a zone import marks
+        its task COMPLETE there, so a task is never left PENDING beside its zone)."""
         ctx.require_writer()
         project = ctx.require_project()
         zone_type = values.get("type") or "PRIMARY"
@@ -423,9 +431,16 @@ class ZoneService(ServiceBase):
                       for rt, recs in managed]
             rrsets += extra_rrsets or []
             await insert_rrsets(conn, zone, project, rrsets, now, want_rrs=False)
+            if prepared is not None:
+                counted = await bulk.insert_prepared(conn, zone, project, prepared, now,
+                                                     zone_serial)
+                await conn.execute(t.zones.update().where(t.zones.c.id == zone.id).values(
+                    recordset_count=t.zones.c.recordset_count + counted))
             await changes.upsert_job(conn, zone_values["id"], "propagate", zone_serial)
             if zone_type == "SECONDARY":
                 await changes.upsert_job(conn, zone_values["id"], "transfer", zone_serial)
+            if in_tx is not None:
+                await in_tx(conn, zone_values["id"])
             return zone_dict(zone)
         return await self.tx(run)
 
