@@ -23,7 +23,6 @@ from dnsaas.service import Service, pgfast
 from dnsaas.settings import Settings
 
 log = logging.getLogger(__name__)
-WARMING = web.AppKey("parsepool_warming", asyncio.Task)
 HEARTBEAT_SECONDS = 10.0
 
 
@@ -41,13 +40,18 @@ def create_app(settings: Settings, service: Service) -> web.Application:
     return app
 
 
-async def warm_parser(app: web.Application) -> None:
-    """on_startup: start the zone-file parse worker (:mod:`dnsaas.parsepool`) in the
-    background, so the first zone import does not wait for it."""
+async def warm_parser(_app: web.Application) -> AsyncIterator[None]:
+    """A cleanup context: start the zone-file parse worker (:mod:`dnsaas.parsepool`) in the
+    background, so the first zone import does not wait for it; stop it at the end (a forked
+    ``--workers`` process otherwise hangs at exit joining the pool's manager thread)."""
     from dnsaas import parsepool
 
     task = asyncio.create_task(parsepool.warm(), name="parsepool-warm")
-    app[WARMING] = task
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    parsepool.shutdown()
 
 
 def heartbeat(service: Service, name: str = "api", interval: float = HEARTBEAT_SECONDS
@@ -79,7 +83,7 @@ async def build(settings: Settings, *, with_heartbeat: bool = True) -> web.Appli
     pgfast.keep_connections(engine, settings.db_pool_size)
     service = Service(engine, settings)
     app = create_app(settings, service)
-    app.on_startup.append(warm_parser)
+    app.cleanup_ctx.append(warm_parser)
     if with_heartbeat:
         app.cleanup_ctx.append(heartbeat(service))
 

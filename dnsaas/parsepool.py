@@ -17,6 +17,7 @@ import logging
 import multiprocessing
 import os
 import queue
+import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -91,6 +92,8 @@ class ParsePool:
             initializer=_init_worker, initargs=(self._queue,))
         self._tokens = itertools.count(1)
         self._latest: dict[int, int] = {}
+        self._warming = False
+        self._warm = threading.Event()
 
     def _drain(self) -> None:
         while True:
@@ -104,6 +107,9 @@ class ParsePool:
                     max_records: int | None = None, on_progress: OnProgress | None = None,
                     prepare: bool = False) -> ParsedZone:
         """Parse ``text`` in a worker; ``on_progress(percent)`` as the worker reports."""
+        if self._warming and not self._warm.is_set():
+            # submit() would block the event loop on the executor's lock meanwhile
+            await asyncio.to_thread(self._warm.wait, 60)
         token = next(self._tokens)
         future: Future[tuple[Any, ...]] = self._executor.submit(
             _parse_compact, text, min_ttl, max_records, token, prepare)
@@ -125,9 +131,16 @@ class ParsePool:
         finally:
             self._latest.pop(token, None)
 
-    def warm(self) -> None:
-        """Start the worker process now (blocks until it runs a no-op)."""
-        self._executor.submit(int).result()
+    async def warm_async(self) -> None:
+        """Start the worker process now: parses submitted meanwhile wait for it. The spawn
+        (inside ``submit``) blocks, so it runs in a thread; the no-op's result is awaited on
+        the loop (cancellable at shutdown)."""
+        self._warming = True  # on the loop, before parse() can look
+        try:
+            future = await asyncio.to_thread(self._executor.submit, int)
+        finally:
+            self._warm.set()
+        await asyncio.wrap_future(future)
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -142,9 +155,17 @@ async def warm() -> None:
     try:
         if _pool is None:
             _pool = ParsePool()
-        await asyncio.to_thread(_pool.warm)
+        await _pool.warm_async()
     except (BrokenProcessPool, OSError, NotImplementedError) as exc:
         log.warning("zone-file worker process unavailable (%s)", exc)
+
+
+def shutdown() -> None:
+    """Stop the worker process(es) of this process (API shutdown)."""
+    global _pool
+    if _pool is not None:
+        _pool.shutdown()
+        _pool = None
 
 
 async def parse_zone_async(text: str, *, min_ttl: int | None = None,

@@ -95,7 +95,7 @@ async def serve(settings: Settings, *, demo_token: bool = True,
         token, _ = await service.create_token("demo", ["member", "admin"], user_id="demo",
                                               description="printed by dnsaas serve")
     app = create_app(settings, service)
-    app.on_startup.append(warm_parser)
+    app.cleanup_ctx.append(warm_parser)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
