@@ -15,6 +15,7 @@ import gc
 import itertools
 import logging
 import multiprocessing
+import multiprocessing.util
 import os
 import queue
 import threading
@@ -94,6 +95,11 @@ class ParsePool:
         self._latest: dict[int, int] = {}
         self._warming = False
         self._warm = threading.Event()
+        # At exit, multiprocessing joins its child processes BEFORE concurrent.futures stops
+        # the pool's workers (in a forked ``dnsaas api --workers`` process: a hang), so stop
+        # them first: finalizers with an exit priority run before that join.
+        multiprocessing.util.Finalize(self, _stop_executor, args=(self._executor,),
+                                      exitpriority=10)
 
     def _drain(self) -> None:
         while True:
@@ -143,7 +149,16 @@ class ParsePool:
         await asyncio.wrap_future(future)
 
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        _stop_executor(self._executor)
+
+
+def _stop_executor(executor: ProcessPoolExecutor) -> None:
+    """Shut the pool down without waiting, and end its worker processes."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
 
 
 _pool: ParsePool | None = None
