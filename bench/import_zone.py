@@ -46,6 +46,7 @@ from aiohttp import web
 
 from api.app import create_app, warm_parser
 from bench._stack import CpuMeter, Stack, make_database, make_pool, wait_http
+from dnsaas import parsepool
 from dnsaas.context import Context
 from dnsaas.service import Service
 from dnsaas.settings import Settings
@@ -199,6 +200,7 @@ async def run_one(url: str, sizes: list[int]) -> list[dict[str, Any]]:
     out = []
     try:
         async with aiohttp.ClientSession() as http:
+            await parsepool.warm()  # as an API that has been up for a moment
             idle = await idle_gets(http, base)
             for size in sizes:
                 name = f"bench{size}-{uuid.uuid4().hex[:6]}.test."
