@@ -138,7 +138,10 @@ zones = sa.Table(
              postgresql_where=sa.text("deleted_at IS NULL")),
     sa.Index("ix_zones_page", "created_at", "id"),
     sa.Index("ix_zones_reverse_name", "reverse_name"),
-    sa.Index("ix_zones_status", "status", "updated_at"),
+    # Not on updated_at: every write to a zone sets it, and an indexed column changing makes
+    # PostgreSQL write a new entry in EVERY index of zones instead of a HOT update (recovery
+    # filters the PENDING zones by age; the status prefix is what it uses).
+    sa.Index("ix_zones_status", "status"),
     sa.Index("ix_zones_pool", "pool_id"),
 )
 

@@ -274,7 +274,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_zones_pool', ['pool_id'], unique=False)
         batch_op.create_index('ix_zones_project_page', ['project_id', 'created_at', 'id'], unique=False, postgresql_include=['type'], postgresql_where=sa.text('deleted_at IS NULL'), sqlite_where=sa.text('deleted_at IS NULL'))
         batch_op.create_index('ix_zones_reverse_name', ['reverse_name'], unique=False)
-        batch_op.create_index('ix_zones_status', ['status', 'updated_at'], unique=False)
+        batch_op.create_index('ix_zones_status', ['status'], unique=False)
 
     op.create_table('recordsets',
     sa.Column('id', sa.String(length=36), nullable=False),
