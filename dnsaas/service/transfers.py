@@ -213,15 +213,18 @@ class TransferService(ZoneService):
             accept = dict(id=changes.new_id(), zone_transfer_request_id=req.id,
                           zone_id=zone.id, project_id=project, key=key, status="COMPLETE",
                           version=1, created_at=now, updated_at=None)
+            old = zone.project_id
+            limits = await self.quotas_of(conn, project)
             try:
-                await self.check_zone_quota(conn, project, await self.quotas_of(conn, project),
-                                            adding=1)
+                await self.check_zone_quota(conn, project, limits, adding=1)
+                await conn.execute(t.zones.update().where(t.zones.c.id == zone.id).values(
+                    project_id=project, version=zone.version + 1, updated_at=now))
+                # Again under the counter row lock the update's trigger took: concurrent
+                # accepts into one project cannot overshoot its quota.
+                await self.check_zone_quota(conn, project, limits, adding=0)
             except DnsaasError as exc:
                 exc.failed_accept = accept  # type: ignore[attr-defined]
                 raise
-            old = zone.project_id
-            await conn.execute(t.zones.update().where(t.zones.c.id == zone.id).values(
-                project_id=project, version=zone.version + 1, updated_at=now))
             await conn.execute(t.recordsets.update().where(
                 t.recordsets.c.zone_id == zone.id, t.recordsets.c.project_id == old)
                 .values(project_id=project))

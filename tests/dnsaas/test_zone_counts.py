@@ -188,6 +188,37 @@ async def test_concurrent_creates_and_quota_on_postgresql(pg_url: str) -> None:
         await engine.dispose()
 
 
+async def test_concurrent_transfer_accepts_respect_the_quota(pg_url: str) -> None:
+    """Three zones offered to one project with room for one, accepted at once: one accept
+    completes, the others are 413 and stored in ERROR; the counts stay exact."""
+    engine = db.create_engine(pg_url)
+    service = Service(engine, Settings(database_url=pg_url))
+    owner = Context(project_id="giver", roles=frozenset({"member"}))
+    taker = Context(project_id="taker", roles=frozenset({"member"}))
+    try:
+        await service.set_quotas(Context(project_id="a", roles=frozenset({"admin"})), "taker",
+                                 {"zones": 1})
+        zones = [await _zone(service, owner, f"t{i}.give.test.") for i in range(3)]
+        requests = [await service.create_transfer_request(owner, z["id"],
+                                                          {"target_project_id": "taker"})
+                    for z in zones]
+        results = await asyncio.gather(*[service.accept_transfer(taker, {
+            "zone_transfer_request_id": r["id"], "key": r["key"]}) for r in requests],
+            return_exceptions=True)
+        done = [r for r in results if isinstance(r, dict)]
+        assert len(done) == 1 and done[0]["status"] == "COMPLETE"
+        assert sum(isinstance(r, e.OverQuota) for r in results) == 2
+        moved = next(z["name"] for z in zones if z["id"] == done[0]["zone_id"])
+        await _listed(service, taker, {moved})
+        await _listed(service, owner, {z["name"] for z in zones} - {moved})
+        async with engine.connect() as conn:
+            states = sorted((await conn.execute(sa.select(
+                t.zone_transfer_accepts.c.status))).scalars())
+        assert states == ["COMPLETE", "ERROR", "ERROR"]
+    finally:
+        await engine.dispose()
+
+
 async def test_copy_bulk_load_is_counted(pg_url: str) -> None:
     """The bulk loader's COPY (bench/storage.py) is counted by the statement trigger."""
     conn = await asyncpg.connect(asyncpg_dsn(pg_url))
