@@ -142,8 +142,12 @@ async def insert_rrsets(conn: AsyncConnection, zone: Any, project: str,
 
 async def insert_prepared(conn: AsyncConnection, zone: Any, project: str, rows: PreparedRows,
                           now: datetime, serial: int) -> int:
-    """Insert :class:`PreparedRows` (unmanaged recordsets of ``project``) chunk by chunk,
-    awaiting the database between chunks; returns the number of recordsets."""
+    """Insert :class:`PreparedRows` (unmanaged recordsets of ``project``) chunk by chunk;
+    returns the number of recordsets.
+
+    Pipelined: while the database works on one chunk, the next is loaded and made into rows
+    here (two cores busy, as with one long ``COPY`` stream), and the event loop serves other
+    requests in between. Progress reports (PostgreSQL) run beside the writes."""
     pg = conn.dialect.name == "postgresql"
     created: Any = now if pg else _sqlite_value(now)
     no = False if pg else 0
@@ -152,17 +156,33 @@ async def insert_prepared(conn: AsyncConnection, zone: Any, project: str, rows: 
         raise ValueError(f"rows prepared for {rows.zone} (TTL {rows.zone_ttl}), not {zone.name}")
     total = rows.rrsets + rows.records
     hook = ON_CHUNK.get() if pg else None
+    reports: list[asyncio.Task[None]] = []
+
+    async def write(rs_rows: list[tuple[Any, ...]], rec_rows: list[tuple[Any, ...]],
+                    done: int) -> None:
+        await _insert_tuples(conn, "recordsets", _RS_COLUMNS, rs_rows)
+        await _insert_tuples(conn, "records", _REC_COLUMNS, rec_rows)
+        if hook is not None and (not reports or reports[-1].done()):
+            reports.append(asyncio.create_task(hook(done, total)))
+
+    writing: asyncio.Task[None] | None = None
     done = 0
-    for chunk in rows.chunks:
-        rs_part, rec_part = pickle.loads(chunk)
-        await _insert_tuples(conn, "recordsets", _RS_COLUMNS, [
-            (i, zone_id, project, name, rtype, ttl, None, no, "PENDING", "CREATE", serial, 1,
-             created) for i, name, rtype, ttl in rs_part])
-        await _insert_tuples(conn, "records", _REC_COLUMNS, [
-            (i, rs_id, zone_id, text, rdata, rr, no, "PENDING", "CREATE", serial, 1, created)
-            for i, rs_id, text, rdata, rr in rec_part])
-        done += len(rs_part) + len(rec_part)
-        if hook is not None:
-            await hook(done, total)
-        await asyncio.sleep(0)
+    try:
+        for chunk in rows.chunks:
+            rs_part, rec_part = pickle.loads(chunk)
+            rs_rows = [(i, zone_id, project, name, rtype, ttl, None, no, "PENDING", "CREATE",
+                        serial, 1, created) for i, name, rtype, ttl in rs_part]
+            rec_rows = [(i, rs_id, zone_id, text, rdata, rr, no, "PENDING", "CREATE", serial, 1,
+                         created) for i, rs_id, text, rdata, rr in rec_part]
+            done += len(rs_rows) + len(rec_rows)
+            if writing is not None:
+                await writing
+            writing = asyncio.create_task(write(rs_rows, rec_rows, done))
+            await asyncio.sleep(0)  # the write encodes and sends; the next chunk meanwhile
+        if writing is not None:
+            await writing
+    finally:
+        if writing is not None and not writing.done():
+            writing.cancel()
+        await asyncio.gather(*reports, return_exceptions=True)
     return rows.rrsets
