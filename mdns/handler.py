@@ -20,6 +20,7 @@ Rules:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import struct
 from collections.abc import AsyncIterator
@@ -403,6 +404,18 @@ class Handler:
                 return
         async for out in self._axfr(req, zone):
             yield out
+
+    async def warm_up(self) -> None:
+        """Load the TSIG keys and prepare the transfer lookup on a pooled connection, so the
+        first transfer pays no statement preparation or key check (called at server start)."""
+        async def run() -> None:
+            await self.keyring.refresh()
+            async with self.soa_reader.connect() as conn:
+                await acl.transfer_lookup(conn, ".", "127.0.0.1", None, [], 0)
+        try:
+            await asyncio.wait_for(run(), 5.0)
+        except Exception as exc:  # the database may come up later: requests retry anyway
+            log.warning("mdns warm-up failed: %r", exc)
 
     def _ixfr_cached(self, qname: str, client_serial: int) -> bool:
         """True when the IXFR reply is known without the journal at the zone's last seen serial."""

@@ -88,6 +88,7 @@ class MdnsServer:
     async def start(self) -> MdnsServer:
         """Bind TCP then UDP on the same port (a free one if the port is 0)."""
         keep_freed_memory(self.settings.transfer_cache_bytes)  # cheap cache evictions
+        await self.handler.warm_up()
         loop = asyncio.get_running_loop()
         for attempt in range(20):
             self._tcp = await asyncio.start_server(self._client, self.host, self.port,
