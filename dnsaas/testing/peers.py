@@ -614,7 +614,8 @@ logging {{
 
 
 class PowerDNSServer(_Server):
-    """PowerDNS Authoritative with gsqlite3, the HTTP API, caches off and ``secondary=yes``.
+    """PowerDNS Authoritative with gsqlite3, the HTTP API, caches off, ``secondary=yes`` and
+    ``retrieval-threads=8`` (default 2 transfers at once; busy zones queue behind each other).
 
     After start, ``tsig_keys`` are created via the API, each catalog in ``catalog_zones`` as a
     ``Consumer`` zone (then ``axfr-retrieve``), and each of ``primary_zones`` (zone file, parsed
@@ -760,6 +761,7 @@ loglevel=6
 primary=no
 secondary=yes
 xfr-cycle-interval={self.xfr_cycle_interval}
+retrieval-threads=8
 cache-ttl=0
 query-cache-ttl=0
 negquery-cache-ttl=0
