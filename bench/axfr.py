@@ -19,7 +19,7 @@ All servers run side by side and each round times every one of them back to back
 ratios compare servers under the same machine load (medians of the rounds, and the median of
 the per-round ratios).
 
-Prints a table and writes ``bench/results/axfr.json``.
+Prints a table and writes ``bench/results/axfr.json`` (``axfr-quick.json`` with ``--quick``).
 """
 
 from __future__ import annotations
@@ -346,8 +346,9 @@ def main() -> None:
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     res["mode"] = "quick" if args.quick else "full"
-    RESULTS.write_text(json.dumps(res, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    out = RESULTS.with_name("axfr-quick.json") if args.quick else RESULTS
+    out.write_text(json.dumps(res, indent=2) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
