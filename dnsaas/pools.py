@@ -10,13 +10,15 @@ column grows on every change, so readers cache by (pool id, version).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dnsaas.names import fqdn_problems
@@ -76,9 +78,12 @@ class TargetSpec(_Strict):
 
 
 class CatalogZone(_Strict):
+    """The pool's RFC 9432 catalog zone; with ``catalog_zone_tsig_key`` (a base64 secret) and
+    its algorithm, transfers of the catalog need TSIG with the key named like the zone."""
+
     catalog_zone_fqdn: str
     catalog_zone_refresh: int | None = Field(None, ge=0)
-    catalog_zone_tsig_key: str | None = None
+    catalog_zone_tsig_key: str | None = Field(None, min_length=1, max_length=160)
     catalog_zone_tsig_algorithm: str | None = None
 
     @field_validator("catalog_zone_fqdn")
@@ -88,6 +93,29 @@ class CatalogZone(_Strict):
         if problems:
             raise ValueError(problems[0])
         return value.lower()
+
+    @field_validator("catalog_zone_tsig_key")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("catalog_zone_tsig_key must be a base64 secret") from None
+        return value
+
+    @model_validator(mode="after")
+    def _key_and_algorithm(self) -> CatalogZone:
+        from dnsaas.service.admin import TSIG_ALGORITHMS
+
+        key, alg = self.catalog_zone_tsig_key, self.catalog_zone_tsig_algorithm
+        if key is not None and alg is None:
+            raise ValueError("catalog_zone_tsig_algorithm is required with catalog_zone_tsig_key")
+        if alg is not None and key is None:
+            raise ValueError("catalog_zone_tsig_algorithm given without catalog_zone_tsig_key")
+        if alg is not None and alg not in TSIG_ALGORITHMS:
+            raise ValueError(f"catalog_zone_tsig_algorithm must be one of {list(TSIG_ALGORITHMS)}")
+        return self
 
 
 class PoolSpec(_Strict):
@@ -300,6 +328,7 @@ async def apply_pools(conn: AsyncConnection, pools: list[PoolSpec], *, delete: b
                 catalog_serial=1, version=1, created_at=now, **_catalog_cols(pool)))
             await _write_children(conn, pid, want, now)
             await replace_ns_records(conn, pid, want["ns_records"])
+            await _sync_catalog_key(conn, pid, pool, now)
             out.append(PoolChange("+", pool.name))
             continue
         have = _norm(await _pool_as_spec(conn, row))
@@ -318,6 +347,8 @@ async def apply_pools(conn: AsyncConnection, pools: list[PoolSpec], *, delete: b
         if "ns_records" in diff:
             await replace_ns_records(conn, pid, want["ns_records"])
             await rewrite_apex_ns(conn, pid, retention)
+        if "catalog_zone" in diff:
+            await _sync_catalog_key(conn, pid, pool, now)
         if {"nameservers", "targets", "catalog_zone"} & set(diff):
             await _requeue_zones(conn, pid)
         out.append(PoolChange("~", pool.name, diff))
@@ -334,9 +365,34 @@ async def apply_pools(conn: AsyncConnection, pools: list[PoolSpec], *, delete: b
             for table in (t.records, t.recordsets, t.zone_changes, t.shared_zones, t.jobs):
                 await conn.execute(table.delete().where(table.c.zone_id.in_(zone_ids)))
             await conn.execute(t.zones.delete().where(t.zones.c.pool_id == pid))
+            await conn.execute(t.tsigkeys.delete().where(t.tsigkeys.c.scope == CATALOG_SCOPE,
+                                                         t.tsigkeys.c.resource_id == pid))
             await conn.execute(t.pools.delete().where(t.pools.c.id == pid))
             out.append(PoolChange("-", row.name))
     return out
+
+
+# The scope of the TSIG key that guards a pool's catalog zone (resource_id = the pool's id).
+CATALOG_SCOPE = "CATALOG"
+
+
+async def _sync_catalog_key(conn: AsyncConnection, pid: str, pool: PoolSpec, now: Any) -> None:
+    """Keep the pool's catalog TSIG key (named like the catalog zone) as the file says."""
+    from dnsaas.service.changes import new_id
+
+    k = t.tsigkeys
+    c = pool.catalog_zone
+    await conn.execute(k.delete().where(k.c.scope == CATALOG_SCOPE, k.c.resource_id == pid))
+    if c is None or c.catalog_zone_tsig_key is None:
+        return
+    taken = (await conn.execute(sa.select(k.c.id).where(k.c.name == c.catalog_zone_fqdn))).first()
+    if taken is not None:
+        raise PoolFileError([f"pool {pool.name!r}: a TSIG key named {c.catalog_zone_fqdn} "
+                             "already exists; the catalog zone's key takes the zone's name"])
+    await conn.execute(k.insert().values(
+        id=new_id(), name=c.catalog_zone_fqdn, algorithm=c.catalog_zone_tsig_algorithm,
+        secret=c.catalog_zone_tsig_key, scope=CATALOG_SCOPE, resource_id=pid, version=1,
+        created_at=now))
 
 
 def _catalog_cols(pool: PoolSpec) -> dict[str, Any]:

@@ -4,9 +4,10 @@ Transfers (checked in this order):
 
 1. A request signed with a valid key is allowed when the key is scoped to the zone
    (scope ZONE, resource_id = zone id) or to the zone's pool (scope POOL, resource_id = pool
-   id); any other key is REFUSED.
+   id), or, for a pool's catalog zone, is the catalog key pools.yaml configures (scope
+   CATALOG, resource_id = pool id); any other key is REFUSED.
 2. TSIG is *required* — unsigned requests are REFUSED — when any key is scoped to the zone or
-   to its pool ("configured").
+   to its pool, or the zone is a catalog whose pool has a catalog key ("configured").
 3. Otherwise an unsigned request is allowed from the pool's hosts (``pool_targets`` option
    ``host`` and ``masters`` hosts, ``pool_nameservers`` hosts, ``pool_also_notifies`` hosts)
    and from ``settings.allow_transfer_from`` networks; everyone else is REFUSED.
@@ -88,14 +89,19 @@ async def tsig_required(conn: AsyncConnection, zone: ZoneInfo) -> bool:
     k = t.tsigkeys
     row = (await conn.execute(sa.select(k.c.id).where(sa.or_(
         sa.and_(k.c.scope == "ZONE", k.c.resource_id == zone.id),
-        sa.and_(k.c.scope == "POOL", k.c.resource_id == zone.pool_id))).limit(1))).first()
+        sa.and_(k.c.scope == "POOL", k.c.resource_id == zone.pool_id),
+        sa.and_(k.c.scope == "CATALOG", k.c.resource_id == zone.pool_id,
+                sa.literal(zone.catalog)))).limit(1))).first()
     return row is not None
 
 
 def key_allows(entry: KeyEntry, zone: ZoneInfo) -> bool:
-    """A valid key opens the zone when scoped to it or to its pool."""
+    """A valid key opens the zone when scoped to it or to its pool; a pool's catalog key
+    (scope CATALOG, set by pools.yaml ``catalog_zone_tsig_key``) opens its catalog zone."""
     if entry.scope == "ZONE":
         return entry.resource_id == zone.id
+    if entry.scope == "CATALOG":
+        return zone.catalog and entry.resource_id == zone.pool_id
     return entry.scope == "POOL" and entry.resource_id == zone.pool_id
 
 
@@ -108,6 +114,7 @@ UNION ALL SELECT 'h', NULL, NULL, host FROM pool_nameservers WHERE pool_id = :pi
 UNION ALL SELECT 'h', NULL, NULL, host FROM pool_also_notifies WHERE pool_id = :pid
 UNION ALL SELECT 'k', NULL, NULL, NULL FROM tsigkeys
 WHERE (scope = 'ZONE' AND resource_id = :zid) OR (scope = 'POOL' AND resource_id = :pid)
+   OR (scope = 'CATALOG' AND resource_id = :pid AND :catalog)
 """).columns(kind=sa.String, options=sa.JSON, masters=sa.JSON, host=sa.String)
 
 
@@ -115,7 +122,8 @@ async def acl_data(conn: AsyncConnection, zone: ZoneInfo) -> tuple[bool, list[st
     """(TSIG required, pool hosts) for ``zone`` in one round trip."""
     required = False
     hosts: list[str] = []
-    for row in (await conn.execute(_ACL, {"pid": zone.pool_id, "zid": zone.id})).all():
+    for row in (await conn.execute(_ACL, {"pid": zone.pool_id, "zid": zone.id,
+                                          "catalog": zone.catalog})).all():
         if row.kind == "k":
             required = True
         elif row.kind == "h":
@@ -189,6 +197,7 @@ UNION ALL SELECT 'k', NULL, NULL, resource_id, NULL, NULL, scope, NULL, NULL, NU
        NULL, NULL
 FROM tsigkeys WHERE (scope = 'ZONE' AND resource_id IN (SELECT id FROM zz))
                  OR (scope = 'POOL' AND resource_id IN (SELECT pid FROM pids))
+                 OR (scope = 'CATALOG' AND resource_id IN (SELECT id FROM cc))
 UNION ALL SELECT 'j', NULL, NULL, NULL, chain.depth, c.serial_from, NULL, NULL, NULL, c.removed,
        NULL, NULL, NULL, c.serial_to, c.added
 FROM chain JOIN zone_changes c ON c.id = chain.id
@@ -261,7 +270,8 @@ async def transfer_lookup(conn: AsyncConnection, qname: str, source: str, key: K
     for row in rows:
         if row.kind == "k":
             if (row.type == "ZONE" and row.pool_id == zone.id) or \
-                    (row.type == "POOL" and row.pool_id == zone.pool_id):
+                    (row.type == "POOL" and row.pool_id == zone.pool_id) or \
+                    (row.type == "CATALOG" and zone.catalog and row.pool_id == zone.pool_id):
                 return zone, False, chain  # TSIG required
         elif row.pool_id != zone.pool_id:
             continue

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from dnsaas import errors as e
 from dnsaas.context import Context
 from dnsaas.names import fqdn_problems, tld_name_problems
+from dnsaas.pools import CATALOG_SCOPE
 from dnsaas.service import changes
 from dnsaas.service.base import ServiceBase, iso
 from dnsaas.service.listing import ListParams, Page, fetch_page, like_or_equal
@@ -71,6 +72,11 @@ def row_dict(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
 
 def _problem(path: str, message: str) -> e.InvalidObject:
     return e.InvalidObject.single([path], message)
+
+
+def _catalog_key_problem() -> e.InvalidObject:
+    return _problem("scope", "this key guards a pool's catalog zone and is managed by pools.yaml "
+                    "(catalog_zone_tsig_key, catalog_zone_tsig_algorithm)")
 
 
 def _check_description(values: dict[str, Any]) -> None:
@@ -210,6 +216,8 @@ class AdminService(ServiceBase):
     # --- TSIG keys ----------------------------------------------------------------------------
     async def _check_tsigkey(self, conn: AsyncConnection, values: dict[str, Any],
                              old: Any = None) -> None:
+        if old is not None and old.scope == CATALOG_SCOPE:
+            raise _catalog_key_problem()
         merged = {k: values.get(k, getattr(old, k, None)) for k in TSIGKEYS.fields}
         name, alg, secret = merged["name"], merged["algorithm"], merged["secret"]
         if not isinstance(name, str) or not name or len(name) > 160:
@@ -257,6 +265,10 @@ class AdminService(ServiceBase):
         return await self._update(ctx, TSIGKEYS, rid, values)
 
     async def delete_tsigkey(self, ctx: Context, rid: str) -> None:
+        ctx.require_admin()
+        row = await self.read(lambda conn: self._get_row(conn, TSIGKEYS, rid))
+        if row.scope == CATALOG_SCOPE:
+            raise _catalog_key_problem()
         await self._delete(ctx, TSIGKEYS, rid)
 
     # --- quotas -------------------------------------------------------------------------------
