@@ -16,6 +16,13 @@ the transaction is aborted (peers.md §5)::
       timeout: 10
 
 Run knotd on a binary confdb (``knotd -C``) so runtime zones survive ``knotc reload``.
+
+Every change also gets a ``knotc zone-refresh`` besides the NOTIFY. Knot 3.2 plans zone events
+in whole seconds: after a transfer that changed the zone it plans its own NOTIFY event for the
+next second, and a NOTIFY for the zone arriving before that event ran leaves the refresh waiting
+behind it — up to ~1 s for a zone that changes more often than once a second (peers.md §5). A
+user refresh always re-arms the timer, so it runs at once. The commands go down one long-lived
+``knotc`` reading them from its stdin, so a nudge costs a pipe write, not a process.
 """
 
 from __future__ import annotations
@@ -35,6 +42,37 @@ class KnotOptions(BackendOptions):
     acl: list[str] = []
 
 
+class _CommandPipe:
+    """One ``knotc`` process that runs the commands written to its stdin (output dropped),
+    started on first use and again if it exits."""
+
+    def __init__(self, argv: list[str]):
+        self.argv = argv
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def send(self, *args: str) -> None:
+        """Queue one command line (best effort: the NOTIFY that follows does not depend on it)."""
+        if self.proc is None or self.proc.returncode is not None:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL)
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((" ".join(args) + "\n").encode())
+        await self.proc.stdin.drain()
+
+    async def close(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.returncode is not None:
+            return
+        assert proc.stdin is not None
+        proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), 2)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
 class KnotBackend(Backend):
     """knotc conf transactions against one Knot server."""
 
@@ -42,6 +80,7 @@ class KnotBackend(Backend):
     Options = KnotOptions
     options: KnotOptions
     _locks: ClassVar[dict[str, asyncio.Lock]] = {}
+    _pipe: _CommandPipe | None = None
 
     def _lock(self) -> asyncio.Lock:
         return self._locks.setdefault(self.options.socket, asyncio.Lock())
@@ -91,6 +130,23 @@ class KnotBackend(Backend):
         for acl in self.options.acl:
             items.append(("conf-set", f"{z}.acl", acl))
         await self._transaction(items, ok_errors=("duplicate identifier",))
+
+    async def update_zone(self, zone: ZoneRef) -> None:
+        """``zone-refresh`` through the command pipe (see the module docstring)."""
+        if self._pipe is None:
+            self._pipe = _CommandPipe([self.options.knotc_bin, "-s", self.options.socket, "-t",
+                                       str(max(1, int(self.options.timeout)))])
+        try:
+            await self._pipe.send("zone-refresh", zone.name)
+        except (OSError, ConnectionError) as exc:
+            await self._pipe.close()
+            raise BackendError(f"knotc zone-refresh {zone.name}: {exc}") from exc
+
+    async def stop(self) -> None:
+        if self._pipe is not None:
+            await self._pipe.close()
+            self._pipe = None
+        await super().stop()
 
     async def delete_zone(self, zone: ZoneRef, hard_delete: bool = False) -> None:
         await self._transaction([("conf-unset", f"zone[{zone.name}]")],
