@@ -15,6 +15,8 @@ zone and after every change (peers.md §4)::
       timeout: 10
 
 A target ``tsigkey_id`` is passed as ``slave_tsig_key_ids`` (the key must exist in PowerDNS).
+Zones get the metadata ``IXFR=1`` (option ``ixfr``), so PowerDNS takes each change as an
+incremental transfer from mdns's journal instead of the whole zone.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class PowerDNSOptions(BackendOptions):
     api_token: str = ""
     server_id: str = "localhost"
     retrieve: bool = True  # axfr-retrieve after create and after every change
+    ixfr: bool = True  # zone metadata IXFR=1: take changes as IXFR (PowerDNS defaults to AXFR)
 
 
 class PowerDNSBackend(Backend):
@@ -75,6 +78,11 @@ class PowerDNSBackend(Backend):
         status, text = await self._call("POST", "/zones", body)
         if status not in (201, 409):  # 409: it exists already
             raise BackendError(f"PowerDNS create {zone.name}: {status} {text[:200]}")
+        if self.options.ixfr:
+            status, text = await self._call("PUT", f"/zones/{zone.name}/metadata/IXFR",
+                                            {"metadata": ["1"]})
+            if status >= 400:
+                raise BackendError(f"PowerDNS metadata IXFR {zone.name}: {status} {text[:200]}")
         await self._retrieve(zone)
 
     async def update_zone(self, zone: ZoneRef) -> None:

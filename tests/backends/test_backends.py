@@ -78,6 +78,11 @@ async def test_pdns_idempotent() -> None:
         await _idempotent(b)
         status, _ = pdns.api("GET", "/zones/b.example.test.", check=False)
         assert status == 404
+        async with b:  # zones are made to take changes by IXFR
+            await b.create_zone(ZONE)
+            status, meta = pdns.api("GET", "/zones/b.example.test./metadata/IXFR", check=False)
+            assert status == 200 and meta["metadata"] == ["1"], meta
+            await b.delete_zone(ZONE)
 
 
 async def test_pdns_wrong_key_is_an_error() -> None:
