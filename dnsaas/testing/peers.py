@@ -615,7 +615,8 @@ logging {{
 
 class PowerDNSServer(_Server):
     """PowerDNS Authoritative with gsqlite3, the HTTP API, caches off, ``secondary=yes`` and
-    ``retrieval-threads=8`` (default 2 transfers at once; busy zones queue behind each other).
+    ``retrieval-threads=8`` (default 2 transfers at once; busy zones queue behind each other), and
+    ``gsqlite3-pragma-synchronous=1`` (no fsync per transfer's commit in WAL mode).
 
     After start, ``tsig_keys`` are created via the API, each catalog in ``catalog_zones`` as a
     ``Consumer`` zone (then ``axfr-retrieve``), and each of ``primary_zones`` (zone file, parsed
@@ -749,6 +750,7 @@ class PowerDNSServer(_Server):
         (d / "pdns.conf").write_text(
             f"""launch=gsqlite3
 gsqlite3-database={db}
+gsqlite3-pragma-synchronous=1
 local-address={LOOPBACK}
 local-port={self.port}
 query-local-address={LOOPBACK}
