@@ -215,7 +215,14 @@ def _build_upsert_job(dialect: str) -> Any:
             "target_serial": greatest(t.jobs.c.target_serial, excluded.target_serial),
             "state": sa.case((t.jobs.c.state == "running", "running"), else_="pending"),
             "attempts": 0,
-            "run_after": excluded.run_after,
+            # A pending job that is already due stays due from when it was: ``run_after`` is
+            # in ix_jobs_ready, and leaving it (and ``state``) unchanged lets PostgreSQL update
+            # the row HOT, without new index entries. A job backing off (due later), one that
+            # is running, done or failed, and a delayed upsert take the new time as before.
+            "run_after": sa.case(
+                (sa.and_(t.jobs.c.state == "pending", t.jobs.c.run_after <= excluded.run_after,
+                         excluded.run_after <= excluded.created_at), t.jobs.c.run_after),
+                else_=excluded.run_after),
             "payload": excluded.payload,
             "last_error": None,
             "updated_at": now,

@@ -178,3 +178,23 @@ async def test_listen_wakeup_from_another_connection(pg_url: str) -> None:
             assert await asyncio.wait_for(task, 5) is True
     finally:
         await engine.dispose()
+
+
+async def test_a_change_leaves_a_due_pending_job_due_since_it_was(service: Service,
+                                                                  alice: Context) -> None:
+    """``run_after`` (indexed) is only rewritten when it must move: a due pending job keeps it
+    (and its place in the claim order); a delayed upsert still delays."""
+    zone_id = await _zone(service, alice)
+    first = await _job_row(service, zone_id)
+    assert first.state == "pending" and first.run_after <= utcnow()
+    for i in range(3):
+        await service.create_recordset(alice, zone_id, {"name": f"d{i}.q.example.com.",
+                                                        "type": "A", "records": ["192.0.2.1"]})
+    row = await _job_row(service, zone_id)
+    assert (row.state, row.run_after) == ("pending", first.run_after)
+    assert row.target_serial > first.target_serial and row.updated_at > first.created_at
+    async with service.engine.begin() as conn:
+        await upsert_job(conn, zone_id, "propagate", row.target_serial, delay=60)
+    assert (await _job_row(service, zone_id)).run_after > utcnow() + timedelta(seconds=50)
+    q = JobQueue(service.engine, "w1")
+    assert await q.claim(1) == []

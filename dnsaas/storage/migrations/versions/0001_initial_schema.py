@@ -373,7 +373,7 @@ def upgrade() -> None:
     with op.batch_alter_table('records', schema=None) as batch_op:
         batch_op.create_index('ix_records_recordset', ['recordset_id'], unique=False)
         batch_op.create_index('ix_records_zone', ['zone_id', 'recordset_id'], unique=False)
-        batch_op.create_index('ix_records_zone_unsettled', ['zone_id', 'serial'], unique=False, sqlite_where=sa.text("status != 'ACTIVE'"), postgresql_where=sa.text("status != 'ACTIVE'"))
+        batch_op.create_index('ix_records_zone_unsettled', ['zone_id'], unique=False, sqlite_where=sa.text("status != 'ACTIVE'"), postgresql_where=sa.text("status != 'ACTIVE'"))
 
     # ### end Alembic commands ###
     counters.install()
