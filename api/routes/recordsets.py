@@ -57,9 +57,9 @@ async def list_recordsets(request: web.Request) -> web.Response:
     params, limit = list_params(request, sort_keys=RECORDSET_SORT_KEYS,
                                 filters=RECORDSET_FILTERS, count=not request.get(HIDE_COUNTS, False))
     page = await service(request).list_recordsets(context(request), zone_id, params)
+    prefix = rs_href(request, zone_id, "")  # every item is in this zone
     return json_response(list_body(request, "recordsets", page, limit,
-                                   lambda r: rs_href(request, r["zone_id"], r["id"]),
-                                   metadata=True))
+                                   lambda r: prefix + r["id"], metadata=True))
 
 
 @routes.route("GET", "/v2/zones/{zone_id}/recordsets/{recordset_id}", summary="Show a recordset",

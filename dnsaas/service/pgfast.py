@@ -158,11 +158,24 @@ def zone_page_sql(column: str, sort_dir: str, *, everything: bool, marker: bool,
             f"ORDER BY {order}")
 
 
+# Designate's timestamp format (``dnsaas.service.base.iso`` of a naive timestamp) in SQL.
+ISO = """'YYYY-MM-DD"T"HH24:MI:SS.US'"""
+# A list page's recordset as the API shows it, key for column, then the zone's count: the row
+# decodes to strings, ints and a list (no datetimes) and becomes the dict in one ``zip``.
+RS_KEYS = ("id", "project_id", "zone_id", "zone_name", "name", "type", "ttl", "records",
+           "description", "status", "action", "version", "created_at", "updated_at")
+RS_PAGE_COLUMNS = ("rs.id, rs.project_id, rs.zone_id, z.name AS zone_name, rs.name, rs.type, rs.ttl, "
+                   f"{RECORDS}, rs.description, rs.status, rs.action, rs.version, "
+                   f"to_char(rs.created_at, {ISO}) AS created_at, "
+                   f"to_char(rs.updated_at, {ISO}) AS updated_at, z.recordset_count")
+
+
 def zone_recordsets_sql(sort_key: str, sort_dir: str) -> str:
-    """The zone's count and name, and its first $5 recordsets with their records."""
+    """Its first $5 recordsets (:data:`RS_PAGE_COLUMNS`: with their records, the zone's name
+    and its recordset count); one row of NULL recordset columns when the zone has none."""
     order = _order("s", RS_SORT[sort_key], sort_dir)
     return (
-        f"SELECT z.recordset_count, z.name AS zone_name, {RS_COLUMNS}, {RECORDS} FROM zones z "
+        f"SELECT {RS_PAGE_COLUMNS} FROM zones z "
         f"LEFT JOIN LATERAL (SELECT * FROM recordsets s WHERE s.zone_id = z.id "
         f"ORDER BY {order} LIMIT $5::int) rs ON true "
         f"WHERE z.id = $1::text AND {VISIBLE} ORDER BY {_order('rs', RS_SORT[sort_key], sort_dir)}")
@@ -544,6 +557,7 @@ async def zone_recordsets(engine: AsyncEngine, ctx: Context, zone_id: str, sort_
         rows = await drv.fetch(sql, zone_id, *vis, limit)
     if not rows:
         raise ZoneNotFound()
-    items = [recordset_out(r, list(r["records"])) for r in rows if r["id"] is not None]
+    # zip stops before the count column
+    items = [dict(zip(RS_KEYS, r, strict=False)) for r in rows if r[0] is not None]
     return items, int(rows[0]["recordset_count"])
 

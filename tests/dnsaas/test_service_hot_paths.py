@@ -62,6 +62,7 @@ async def test_reads_match_the_sqlalchemy_path(pg_service: Service, alice: Conte
     zone_id, shared_id = made["zone"]["id"], made["shared"]["id"]
     everyone = Context(project_id="admin-project", roles=frozenset({"admin"}), all_projects=True)
     rs_id = (await svc.list_recordsets(alice, zone_id, ListParams())).items[2]["id"]
+    await svc.update_recordset(alice, zone_id, rs_id, {"description": "changed"})  # updated_at
 
     async def answers() -> list[Any]:
         out: list[Any] = []
@@ -97,6 +98,10 @@ async def test_reads_match_the_sqlalchemy_path(pg_service: Service, alice: Conte
     with sqlalchemy_path(monkeypatch):
         slow = await answers()
     assert fast == slow
+    # Same key order too (the API's JSON follows it).
+    assert [[list(i) for i in a[0]] for a in fast if isinstance(a, tuple)] == \
+        [[list(i) for i in a[0]] for a in slow if isinstance(a, tuple)]
+    assert any(isinstance(a, tuple) and any(i.get("updated_at") for i in a[0]) for a in fast)
     # The comparison saw real rows and real refusals, not just errors.
     assert "ZoneNotFound" in fast and "RecordSetNotFound" in fast
     assert any(isinstance(a, dict) and a.get("shared") for a in fast)
