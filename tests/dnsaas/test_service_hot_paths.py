@@ -142,9 +142,14 @@ async def test_creates_write_what_the_sqlalchemy_path_writes(
              for i in range(2)]
     # Same serial history on both zones, ahead of the clock so that every create adds one:
     # the serials (and the pruning points) line up.
+    ids = [z["id"] for z in zones]
+    base = int(time.time()) + 100_000
     async with svc.engine.begin() as conn:
-        await conn.execute(t.zones.update().where(t.zones.c.id.in_([z["id"] for z in zones]))
-                           .values(serial=int(time.time()) + 100_000))
+        await conn.execute(t.zones.update().where(t.zones.c.id.in_(ids)).values(serial=base))
+        # the zones may have been created in different clock seconds: same starting serials
+        for table in (t.recordsets, t.records):
+            await conn.execute(table.update().where(table.c.zone_id.in_(ids))
+                               .values(serial=base - 1))
     results = []
     for n, zone in enumerate(zones):
         async def create(i: int, zone: dict = zone) -> dict[str, Any]:
