@@ -67,17 +67,19 @@ def same_host(source: str, hosts: Iterable[str]) -> bool:
     return ip is not None and any(_addr(h) == ip for h in hosts)
 
 
+def target_hosts(options: Any, masters: Any) -> list[str]:
+    """The addresses a pool target stands for: its ``host`` option and its masters' hosts."""
+    hosts = [str(options["host"])] if isinstance(options, dict) and options.get("host") else []
+    hosts += [str(m["host"]) for m in masters or [] if isinstance(m, dict) and m.get("host")]
+    return hosts
+
+
 async def pool_hosts(conn: AsyncConnection, pool_id: str) -> list[str]:
     """Addresses of the pool's targets, nameservers and also-notifies."""
     hosts: list[str] = []
     for row in (await conn.execute(sa.select(t.pool_targets.c.options, t.pool_targets.c.masters)
                                    .where(t.pool_targets.c.pool_id == pool_id))).all():
-        options = row.options or {}
-        if isinstance(options, dict) and options.get("host"):
-            hosts.append(str(options["host"]))
-        for m in row.masters or []:
-            if isinstance(m, dict) and m.get("host"):
-                hosts.append(str(m["host"]))
+        hosts += target_hosts(row.options, row.masters)
     for table in (t.pool_nameservers, t.pool_also_notifies):
         hosts += [r.host for r in (await conn.execute(
             sa.select(table.c.host).where(table.c.pool_id == pool_id))).all()]
@@ -129,12 +131,7 @@ async def acl_data(conn: AsyncConnection, zone: ZoneInfo) -> tuple[bool, list[st
         elif row.kind == "h":
             hosts.append(row.host)
         else:
-            options = row.options or {}
-            if isinstance(options, dict) and options.get("host"):
-                hosts.append(str(options["host"]))
-            for m in row.masters or []:
-                if isinstance(m, dict) and m.get("host"):
-                    hosts.append(str(m["host"]))
+            hosts += target_hosts(row.options, row.masters)
     return required, hosts
 
 
@@ -278,10 +275,5 @@ async def transfer_lookup(conn: AsyncConnection, qname: str, source: str, key: K
         elif row.kind == "h":
             hosts.append(row.host)
         elif row.kind == "t":
-            options = _json(row.options) or {}
-            if isinstance(options, dict) and options.get("host"):
-                hosts.append(str(options["host"]))
-            for m in _json(row.masters) or []:
-                if isinstance(m, dict) and m.get("host"):
-                    hosts.append(str(m["host"]))
+            hosts += target_hosts(_json(row.options), _json(row.masters))
     return zone, in_networks(source, allow_from) or same_host(source, hosts), chain

@@ -17,22 +17,19 @@ the attempts for that target with False. All targets are notified concurrently.
 ``tsig`` is a :class:`dns.tsig.Key` (see :func:`mdns.tsig.make_key`).
 
 Unsigned NOTIFYs to IPv4 targets (the worker sends one per change burst of a zone) go through
-one UDP socket per event loop and source address, with the message built by hand and the ack
-parsed only as far as its header: no socket set-up and no dnspython per NOTIFY. Secondaries
-match a NOTIFY's source address, never its port (peers.md), so a shared ephemeral port is fine.
+the process's shared UDP socket per source address (:mod:`dnsaas.udpclient`): no socket set-up
+per NOTIFY. Secondaries match a NOTIFY's source address, never its port (peers.md), so a shared
+ephemeral port is fine.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
-import random
 import socket
-import struct
-import weakref
 from typing import Any
 
+import dns.exception
 import dns.flags
 import dns.message
 import dns.name
@@ -43,6 +40,9 @@ import dns.rdatatype
 import dns.rdtypes.ANY.SOA
 import dns.rrset
 import dns.tsig
+
+from dnsaas import udpclient
+from dnsaas.udpclient import ipv4_literal
 
 log = logging.getLogger(__name__)
 
@@ -123,91 +123,31 @@ async def _notify_one(zone_name: str, serial: int | None, target: Target, source
         transport.close()
 
 
-_NOTIFY_FLAGS = (int(dns.opcode.NOTIFY) << 11) | int(dns.flags.AA)
-
-
 def notify_wire(zone_name: str, serial: int | None, qid: int) -> bytes:
-    """The unsigned NOTIFY of :func:`make_notify` as wire bytes, built without dnspython."""
-    qname = dns.name.from_text(zone_name).to_wire()
-    head = struct.pack("!HHHHHH", qid, _NOTIFY_FLAGS, 1, 0 if serial is None else 1, 0, 0)
-    wire = head + qname + b"\0\x06\0\x01"
-    if serial is not None:  # owner: pointer to the question name; SOA ". . serial 0 0 0 0"
-        wire += struct.pack("!HHHIH", 0xC00C, 6, 1, 0, 22) + b"\0\0" + struct.pack(
-            "!IIIII", serial & 0xFFFFFFFF, 0, 0, 0, 0)
-    return wire
+    """The unsigned NOTIFY of :func:`make_notify` with ID ``qid``, as wire bytes."""
+    m = make_notify(zone_name, serial)
+    m.id = qid
+    return m.to_wire()
 
 
-class _Notifier(asyncio.DatagramProtocol):
-    """One UDP socket for unsigned NOTIFYs; acks are matched by (address, port, ID)."""
-
-    def __init__(self) -> None:
-        self.transport: asyncio.DatagramTransport | None = None
-        self.waiting: dict[tuple[str, int, int], asyncio.Future[int]] = {}
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        if len(data) < 12:
-            return
-        qid, flags = struct.unpack_from("!HH", data)
-        if not flags & 0x8000 or (flags >> 11) & 0xF != int(dns.opcode.NOTIFY):
-            return
-        fut = self.waiting.pop((addr[0], addr[1], qid), None)
-        if fut is not None and not fut.done():
-            fut.set_result(flags & 0xF)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        for fut in self.waiting.values():
-            if not fut.done():
-                fut.set_exception(OSError("NOTIFY socket closed"))
-        self.waiting.clear()
-
-
-_notifiers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str | None, _Notifier]] = \
-    weakref.WeakKeyDictionary()
-
-
-async def _notifier(source: str | None) -> _Notifier:
-    loop = asyncio.get_running_loop()
-    per_source = _notifiers.setdefault(loop, {})
-    proto = per_source.get(source)
-    if proto is None or proto.transport is None or proto.transport.is_closing():
-        _, proto = await loop.create_datagram_endpoint(
-            _Notifier, local_addr=(source, 0) if source else None, family=socket.AF_INET)
-        per_source[source] = proto
-    return proto
-
-
-def _plain_ipv4(host: str) -> str | None:
+def _notify_ack(data: bytes) -> bool:
+    """True for a NOTIFY response (QR set, opcode NOTIFY); other datagrams are ignored."""
     try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    return str(ip) if isinstance(ip, ipaddress.IPv4Address) else None
+        m = dns.message.from_wire(data)
+    except (dns.exception.DNSException, ValueError):
+        return False
+    return bool(m.flags & dns.flags.QR) and m.opcode() == dns.opcode.NOTIFY
 
 
 async def _notify_shared(zone_name: str, serial: int | None, target: Target, ip: str,
                          source: str | None, timeout: float,  # noqa: ASYNC109 (per-try timeout)
                          retries: int) -> bool:
-    try:
-        proto = await _notifier(source)
-    except OSError as exc:
-        log.warning("NOTIFY %s to %s:%d: %s", zone_name, target[0], target[1], exc)
-        return False
-    loop = asyncio.get_running_loop()
+    wire = notify_wire(zone_name, serial, 0)  # the exchange gives each try a fresh ID
     wait = timeout
     for attempt in range(retries + 1):
-        key = (ip, target[1], random.randrange(65536))
-        while key in proto.waiting:
-            key = (ip, target[1], random.randrange(65536))
-        fut: asyncio.Future[int] = loop.create_future()
-        proto.waiting[key] = fut
-        timer = loop.call_later(wait, lambda f=fut: f.done() or f.set_exception(TimeoutError()))
         try:
-            assert proto.transport is not None
-            proto.transport.sendto(notify_wire(zone_name, serial, key[2]), (ip, target[1]))
-            rcode = await fut
+            ack = await udpclient.exchange(wire, (ip, target[1]), wait, source=source,
+                                           accept=_notify_ack)
         except TimeoutError:
             log.debug("NOTIFY %s to %s:%d: no answer (attempt %d)", zone_name, target[0],
                       target[1], attempt + 1)
@@ -216,9 +156,7 @@ async def _notify_shared(zone_name: str, serial: int | None, target: Target, ip:
         except OSError as exc:
             log.warning("NOTIFY %s to %s:%d: %s", zone_name, target[0], target[1], exc)
             return False
-        finally:
-            timer.cancel()
-            proto.waiting.pop(key, None)
+        rcode = dns.message.from_wire(ack).rcode()
         if rcode == dns.rcode.NOERROR:
             return True
         log.info("NOTIFY %s to %s:%d answered %s", zone_name, target[0], target[1],
@@ -235,7 +173,7 @@ async def send_notify(zone_name: str, serial: int | None, targets: list[Target],
     unique = list(dict.fromkeys((str(h), int(p)) for h, p in targets))
 
     def one(t: Target) -> Any:
-        ip = _plain_ipv4(t[0]) if tsig is None and (source is None or _plain_ipv4(source)) \
+        ip = ipv4_literal(t[0]) if tsig is None and (source is None or ipv4_literal(source)) \
             else None
         if ip is not None:
             return _notify_shared(zone_name, serial, t, ip, source, timeout, retries)

@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import ipaddress
 import logging
-import random
-import socket
-import struct
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -30,6 +26,9 @@ import dns.rcode
 import dns.rdatatype
 import dns.tsig
 import dns.tsigkeyring
+
+from dnsaas import udpclient
+from dnsaas.udpclient import ipv4_literal
 
 log = logging.getLogger(__name__)
 
@@ -66,122 +65,36 @@ def serial_gte(a: int, b: int) -> bool:
     return a == b or 0 < ((a - b) & 0xFFFFFFFF) < 2**31
 
 
-class _SoaProbe(asyncio.DatagramProtocol):
-    """Unsigned SOA polls without dnspython on the hot path: one UDP socket per event loop,
-    hand-built queries, responses matched by (source, ID) and parsed only as far as the SOA
-    serial. A poll loop runs hundreds of these per change, so CPU per query matters."""
-
-    def __init__(self) -> None:
-        self.transport: asyncio.DatagramTransport | None = None
-        self.waiting: dict[tuple[str, int, int], asyncio.Future[bytes]] = {}
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        if len(data) >= 12:
-            fut = self.waiting.pop((addr[0], addr[1], int.from_bytes(data[:2], "big")), None)
-            if fut is not None and not fut.done():
-                fut.set_result(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        for fut in self.waiting.values():
-            if not fut.done():
-                fut.set_exception(OSError("probe socket closed"))
-        self.waiting.clear()
-
-    async def query(self, endpoint: Endpoint, qname: bytes, wait: float) -> bytes | None:
-        key = (endpoint[0], endpoint[1], random.randrange(65536))
-        while key in self.waiting:
-            key = (endpoint[0], endpoint[1], random.randrange(65536))
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[bytes] = loop.create_future()
-        self.waiting[key] = fut
-        assert self.transport is not None
-        # a timer instead of asyncio.wait_for, which wraps every poll in a task of its own
-        timer = loop.call_later(wait, _expire, fut)
-        try:
-            self.transport.sendto(struct.pack("!HHHHHH", key[2], 0, 1, 0, 0, 0) + qname
-                                  + b"\0\x06\0\x01", endpoint)
-            return await fut
-        except (TimeoutError, OSError):
-            return None
-        finally:
-            timer.cancel()
-            self.waiting.pop(key, None)
-
-
-def _expire(fut: asyncio.Future[bytes]) -> None:
-    if not fut.done():
-        fut.set_exception(TimeoutError())
-
-
-_probes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SoaProbe] = \
-    weakref.WeakKeyDictionary()
-
-
-async def _probe() -> _SoaProbe:
-    loop = asyncio.get_running_loop()
-    probe = _probes.get(loop)
-    if probe is None or probe.transport is None or probe.transport.is_closing():
-        _, probe = await loop.create_datagram_endpoint(_SoaProbe, family=socket.AF_INET)
-        _probes[loop] = probe
-    return probe
-
-
-def _read_name(msg: bytes, i: int) -> tuple[bytes, int]:
-    """The (lowercased, uncompressed) wire name at ``i`` and the offset after it."""
-    out, end, hops = b"", None, 0
-    while True:
-        n = msg[i]
-        if n >= 0xC0:
-            if end is None:
-                end = i + 2
-            hops += 1
-            if hops > 64:
-                raise ValueError("compression loop")
-            i = ((n & 0x3F) << 8) | msg[i + 1]
-            continue
-        out += msg[i:i + n + 1]
-        if n == 0:
-            return out.lower(), (end if end is not None else i + 1)
-        i += n + 1
+def serial_in(response: dns.message.Message, zone: dns.name.Name) -> int | Absent | None:
+    """What a SOA response says about ``zone`` (see :func:`soa_serial`)."""
+    rcode = response.rcode()
+    if rcode in (dns.rcode.REFUSED, dns.rcode.NOTAUTH, dns.rcode.NXDOMAIN):
+        return Absent.ZONE
+    if rcode != dns.rcode.NOERROR:
+        return None
+    for rrset in response.answer:
+        if rrset.rdtype == dns.rdatatype.SOA and rrset.name == zone and len(rrset):
+            return int(rrset[0].serial)  # type: ignore[attr-defined]
+    # NOERROR without our SOA: an answer from a parent or a referral, i.e. not served here
+    return Absent.ZONE
 
 
 def parse_soa_serial(msg: bytes, qname: bytes) -> int | Absent | None:
-    """What a SOA response says (see :func:`soa_serial`); ``qname`` is lowercase wire."""
+    """:func:`serial_in` of a wire response (None unless it parses as a response);
+    ``qname`` is the zone's wire name."""
     try:
-        flags, qd, an = struct.unpack_from("!HHH", msg, 2)
-        if not flags & 0x8000:
-            return None
-        rcode = flags & 0xF
-        if rcode in (dns.rcode.REFUSED, dns.rcode.NOTAUTH, dns.rcode.NXDOMAIN):
-            return Absent.ZONE
-        if rcode != dns.rcode.NOERROR:
-            return None
-        i = 12
-        for _ in range(qd):
-            i = _read_name(msg, i)[1] + 4
-        for _ in range(an):
-            owner, i = _read_name(msg, i)
-            rtype, _cls, _ttl, rdlen = struct.unpack_from("!HHIH", msg, i)
-            i += 10
-            if rtype == dns.rdatatype.SOA and owner == qname:
-                j = _read_name(msg, _read_name(msg, i)[1])[1]
-                return int(struct.unpack_from("!I", msg, j)[0])
-            i += rdlen
-    except (IndexError, ValueError, struct.error):
+        response = dns.message.from_wire(msg)
+    except (dns.exception.DNSException, ValueError):
         return None
-    return Absent.ZONE  # NOERROR without our SOA: a parent's answer or a referral
+    if not response.flags & dns.flags.QR:
+        return None
+    return serial_in(response, dns.name.from_wire(qname, 0)[0])
 
 
-def _ipv4(host: str) -> str | None:
-    """``host`` as the canonical IPv4 text the socket reports back, or None."""
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    return str(ip) if isinstance(ip, ipaddress.IPv4Address) else None
+def _soa_query(zone: str) -> dns.message.Message:
+    q = dns.message.make_query(zone, dns.rdatatype.SOA)
+    q.flags &= ~dns.flags.RD
+    return q
 
 
 async def soa_serial(endpoint: Endpoint, zone: str, *, tsig: Tsig | None = None,
@@ -189,12 +102,14 @@ async def soa_serial(endpoint: Endpoint, zone: str, *, tsig: Tsig | None = None,
     """The serial ``endpoint`` serves for ``zone``; Absent if it does not serve it; None if it
     did not answer (or answered SERVFAIL: configured but not loaded)."""
     stats["polls"] += 1
-    if tsig is None and (ip := _ipv4(endpoint[0])) is not None:
-        qname = dns.name.from_text(zone).to_wire().lower()
-        resp = await (await _probe()).query((ip, endpoint[1]), qname, wait)
-        return None if resp is None else parse_soa_serial(resp, qname)
-    q = dns.message.make_query(zone, dns.rdatatype.SOA)
-    q.flags &= ~dns.flags.RD
+    q = _soa_query(zone)
+    if tsig is None and (ip := ipv4_literal(endpoint[0])) is not None:
+        # the process's shared UDP socket: no socket set-up per poll
+        try:
+            resp = await udpclient.exchange(q.to_wire(), (ip, endpoint[1]), wait)
+        except (TimeoutError, OSError):
+            return None
+        return parse_soa_serial(resp, q.question[0].name.to_wire())
     if tsig is not None:
         ring = tsig.keyring()
         q.use_tsig(ring, keyname=next(iter(ring)))
@@ -203,17 +118,7 @@ async def soa_serial(endpoint: Endpoint, zone: str, *, tsig: Tsig | None = None,
                                      ignore_unexpected=True)
     except (dns.exception.DNSException, OSError, EOFError):
         return None
-    rcode = r.rcode()
-    if rcode in (dns.rcode.REFUSED, dns.rcode.NOTAUTH, dns.rcode.NXDOMAIN):
-        return Absent.ZONE
-    if rcode != dns.rcode.NOERROR:
-        return None
-    qname = dns.name.from_text(zone)
-    for rrset in r.answer:
-        if rrset.rdtype == dns.rdatatype.SOA and rrset.name == qname and len(rrset):
-            return int(rrset[0].serial)  # type: ignore[attr-defined]
-    # NOERROR without our SOA: an answer from a parent or a referral, i.e. not served here
-    return Absent.ZONE
+    return serial_in(r, q.question[0].name)
 
 
 async def _fallback_notify(zone_name: str, serial: int, targets: list[Endpoint], *,

@@ -1,4 +1,4 @@
-"""SOA polling: the hand-rolled response parser agrees with dnspython, and the poll talks to a
+"""SOA polling: parsing a wire response gives what dnspython reads from it, and the poll talks to a
 real UDP server."""
 
 from __future__ import annotations
