@@ -10,7 +10,12 @@ from dnsaas.context import Context
 from dnsaas.service import Service
 from dnsaas.settings import Settings
 from dnsaas.storage import db
-from dnsaas.testing.databases import DatabaseFactory, database_factory, postgres_available
+from dnsaas.testing.databases import (
+    DatabaseFactory,
+    database_factory,
+    postgres_available,
+    records_data_mismatches,
+)
 from dnsaas.testing.require import need
 
 __all__ = ["need"]
@@ -20,6 +25,16 @@ __all__ = ["need"]
 def db_factory() -> Iterator[DatabaseFactory]:
     with database_factory() as factory:
         yield factory
+
+
+@pytest.fixture(autouse=True)
+async def records_data_exact(db_factory: DatabaseFactory) -> AsyncIterator[None]:
+    """After every test, each PostgreSQL database it made has exact ``recordsets.records_data``
+    (kept by triggers whatever path wrote the records)."""
+    before = db_factory.pg_count
+    yield
+    for url in db_factory.made_since(before):
+        assert await records_data_mismatches(url) == [], url
 
 
 @pytest.fixture(scope="session")

@@ -109,13 +109,22 @@ def all_tables() -> list[RouteTable]:
 
 
 def install(app: web.Application, tables: list[RouteTable]) -> list[RouteSpec]:
-    """Add every route to the app's router (also with a trailing slash, which Designate
-    strips); returns the specs."""
-    specs: list[RouteSpec] = []
-    for table in tables:
-        for spec in table.specs:
-            app.router.add_route(spec.method, spec.path, spec.handler)
-            if spec.path != "/":
-                app.router.add_route(spec.method, spec.path + "/", spec.handler)
-            specs.append(spec)
+    """Add every route to the app's router, one resource per path (its methods share one
+    pattern match), then every path again with a trailing slash, which Designate strips;
+    returns the specs.
+
+    aiohttp tries the patterns that share a literal prefix (``/v2/zones``) one by one in
+    registration order, so the canonical paths go first, in the tables' order (the busiest
+    resources are declared first), and the slash variants after them."""
+    specs = [spec for table in tables for spec in table.specs]
+    by_path: dict[str, list[RouteSpec]] = {}
+    for spec in specs:
+        by_path.setdefault(spec.path, []).append(spec)
+    for suffix in ("", "/"):
+        for path, path_specs in by_path.items():
+            if suffix and path == "/":
+                continue
+            resource = app.router.add_resource(path + suffix)
+            for spec in path_specs:
+                resource.add_route(spec.method, spec.handler)
     return specs

@@ -170,6 +170,9 @@ recordsets = sa.Table(
     sa.Column("action", sa.String(10), nullable=False),
     sa.Column("serial", Serial, nullable=False),  # zone serial of the last change
     sa.Column("version", sa.Integer, nullable=False, default=1),
+    # PostgreSQL: the records' data in API order, kept by triggers (dnsaas/storage/
+    # records_data.py) for the recordset pages; NULL on SQLite and for SOA recordsets.
+    sa.Column("records_data", sa.ARRAY(sa.Text).with_variant(sa.JSON(), "sqlite")),
     *_timestamps(),
     sa.Index("ix_recordsets_zone_name_type", "zone_id", "name", "type", unique=True),
     sa.Index("ix_recordsets_zone_page", "zone_id", "created_at", "id"),

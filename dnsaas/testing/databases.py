@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -104,6 +105,15 @@ class DatabaseFactory:
         self._pg_dbs.append(name)
         return _with_db(pg_admin_url(), name)
 
+    def made_since(self, count: int) -> list[str]:
+        """URLs of the PostgreSQL databases made after the first ``count`` (see ``pg_count``)."""
+        return [_with_db(pg_admin_url(), n) for n in self._pg_dbs[count:]
+                if n != self._pg_template]
+
+    @property
+    def pg_count(self) -> int:
+        return len(self._pg_dbs)
+
     def close(self) -> None:
         """Drop every database made and remove the temp dir."""
         for name in reversed(self._pg_dbs):
@@ -112,6 +122,28 @@ class DatabaseFactory:
             except Exception:
                 pass
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+# Recordsets whose trigger-kept ``records_data`` (dnsaas/storage/records_data.py) is wrong: an
+# array that differs from the records, or NULL on a recordset other than an SOA.
+RECORDS_DATA_MISMATCHES = """
+SELECT rs.id, rs.name, rs.type, rs.records_data, ARRAY(SELECT r.data FROM records r
+       WHERE r.recordset_id = rs.id ORDER BY r.created_at, r.id) AS actual
+  FROM recordsets rs
+ WHERE CASE WHEN rs.records_data IS NULL THEN rs.type <> 'SOA'
+            ELSE rs.records_data IS DISTINCT FROM ARRAY(SELECT r.data FROM records r
+                 WHERE r.recordset_id = rs.id ORDER BY r.created_at, r.id) END"""
+
+
+async def records_data_mismatches(url: str) -> list[str]:
+    """The recordsets of PostgreSQL database ``url`` whose ``records_data`` is wrong."""
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        rows = await conn.fetch(RECORDS_DATA_MISMATCHES)
+    finally:
+        await conn.close()
+    return [f"{r['name']} {r['type']}: kept {r['records_data']}, records {r['actual']}"
+            for r in rows]
 
 
 @contextmanager
