@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import pickle
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -24,12 +25,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dnsaas import wire
 from dnsaas.rowprep import CHUNK_ROWS, PreparedRows, random_uuids
+from dnsaas.storage.records_data import set_written
 
 BULK_MIN_ROWS = 2000
 __all__ = ["BULK_MIN_ROWS", "CHUNK_ROWS", "PreparedRows", "random_uuids"]
 
+# ``records_data`` (PostgreSQL, not for SOA recordsets) is written with the recordset: its
+# records get ascending ids, so their data in row order is the array the trigger would make
+# (dnsaas/storage/records_data.py), which then finds nothing to rewrite.
 _RS_COLUMNS = ("id", "zone_id", "project_id", "name", "type", "ttl", "description",
-               "managed", "status", "action", "serial", "version", "created_at")
+               "managed", "status", "action", "serial", "version", "created_at", "records_data")
 _REC_COLUMNS = ("id", "recordset_id", "zone_id", "data", "rdata", "axfr_rr", "managed", "status",
                 "action", "serial", "version", "created_at")
 
@@ -70,6 +75,18 @@ async def bulk_insert(conn: AsyncConnection, table: sa.Table, rows: list[dict[st
     await _insert_tuples(conn, table.name, columns, tuples)
 
 
+@asynccontextmanager
+async def _records_data_written(conn: AsyncConnection, pg: bool) -> AsyncIterator[None]:
+    """Within the block, the recordsets inserted carry their ``records_data`` (PostgreSQL):
+    the records' insert trigger skips its check (dnsaas/storage/records_data.py)."""
+    if not pg:
+        yield
+        return
+    await conn.exec_driver_sql(set_written(True))
+    yield
+    await conn.exec_driver_sql(set_written(False))
+
+
 ChunkHook = Callable[[int, int], Awaitable[None]]
 #: Called after each chunk of :func:`insert_rrsets` with (rows written, rows in all) on
 #: PostgreSQL (zone imports report progress with it; on SQLite the single writer is busy).
@@ -95,9 +112,10 @@ def _build_rows(zone: Any, project: str, rrsets: list[dict[str, Any]], created: 
     for rs_id, rs in zip(rs_ids, ordered, strict=True):
         managed = yes if rs.get("managed") else no
         ttl = rs.get("ttl")
+        kept = [text for text, _ in rs["records"]] if pg and rs["type"] != "SOA" else None
         rs_rows.append((rs_id, zone_id, rs.get("project_id") or project, rs["name"], rs["type"],
                         ttl, rs.get("description"), managed, "PENDING", "CREATE", serial, 1,
-                        created))
+                        created, kept))
         head = axfr_head(rs["name"], zname, rs["type"])
         ttl = zttl if ttl is None else ttl
         for text, rdata in rs["records"]:
@@ -129,14 +147,15 @@ async def insert_rrsets(conn: AsyncConnection, zone: Any, project: str,
     total = sum(len(a) + len(b) for a, b in chunks)
     hook = ON_CHUNK.get() if pg else None
     done = counted = 0
-    for rs_rows, rec_rows in chunks:
-        await _insert_tuples(conn, "recordsets", _RS_COLUMNS, rs_rows)
-        await _insert_tuples(conn, "records", _REC_COLUMNS, rec_rows)
-        counted += len(rs_rows)
-        done += len(rs_rows) + len(rec_rows)
-        if hook is not None:
-            await hook(done, total)
-        await asyncio.sleep(0)  # the driver may not have yielded at all (all writes buffered)
+    async with _records_data_written(conn, pg):
+        for rs_rows, rec_rows in chunks:
+            await _insert_tuples(conn, "recordsets", _RS_COLUMNS, rs_rows)
+            await _insert_tuples(conn, "records", _REC_COLUMNS, rec_rows)
+            counted += len(rs_rows)
+            done += len(rs_rows) + len(rec_rows)
+            if hook is not None:
+                await hook(done, total)
+            await asyncio.sleep(0)  # the driver may not have yielded at all (writes buffered)
     return counted
 
 
@@ -167,22 +186,28 @@ async def insert_prepared(conn: AsyncConnection, zone: Any, project: str, rows: 
 
     writing: asyncio.Task[None] | None = None
     done = 0
-    try:
-        for chunk in rows.chunks:
-            rs_part, rec_part = pickle.loads(chunk)
-            rs_rows = [(i, zone_id, project, name, rtype, ttl, None, no, "PENDING", "CREATE",
-                        serial, 1, created) for i, name, rtype, ttl in rs_part]
-            rec_rows = [(i, rs_id, zone_id, text, rdata, rr, no, "PENDING", "CREATE", serial, 1,
-                         created) for i, rs_id, text, rdata, rr in rec_part]
-            done += len(rs_rows) + len(rec_rows)
+    async with _records_data_written(conn, pg):
+        try:
+            for chunk in rows.chunks:
+                rs_part, rec_part = pickle.loads(chunk)
+                data: dict[str, list[str]] = {}
+                if pg:
+                    for _i, rs_id, text, _rdata, _rr in rec_part:
+                        data.setdefault(rs_id, []).append(text)
+                rs_rows = [(i, zone_id, project, name, rtype, ttl, None, no, "PENDING", "CREATE",
+                            serial, 1, created, None if rtype == "SOA" else data.get(i))
+                           for i, name, rtype, ttl in rs_part]
+                rec_rows = [(i, rs_id, zone_id, text, rdata, rr, no, "PENDING", "CREATE", serial, 1,
+                             created) for i, rs_id, text, rdata, rr in rec_part]
+                done += len(rs_rows) + len(rec_rows)
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(write(rs_rows, rec_rows, done))
+                await asyncio.sleep(0)  # the write encodes and sends; the next chunk meanwhile
             if writing is not None:
                 await writing
-            writing = asyncio.create_task(write(rs_rows, rec_rows, done))
-            await asyncio.sleep(0)  # the write encodes and sends; the next chunk meanwhile
-        if writing is not None:
-            await writing
-    finally:
-        if writing is not None and not writing.done():
-            writing.cancel()
-        await asyncio.gather(*reports, return_exceptions=True)
+        finally:
+            if writing is not None and not writing.done():
+                writing.cancel()
+            await asyncio.gather(*reports, return_exceptions=True)
     return rows.rrsets

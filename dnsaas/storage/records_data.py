@@ -6,8 +6,9 @@ The column is exact or NULL, whatever path writes ``records`` (service, bulk ``C
 import, secondary-zone pulls, tests):
 
 - inserts and deletes are handled once per statement, from the transition table (a ``COPY``
-  chunk of an import is one grouped update, not one per row); a recordset whose array is
-  already right (writers may fill it on insert) gets no new row version;
+  chunk is one grouped update, not one per row); a recordset whose array is already right
+  gets no new row version, and writers that create recordsets with their arrays filled (the
+  one-statement create, bulk ``COPY`` of imports) skip the check (:data:`WRITTEN`);
 - a record's ``data`` changing is handled per row, and the trigger is not even called for the
   other record updates (status changes by the worker);
 - SOA recordsets are left NULL: their record is rewritten on every serial bump, and readers
@@ -24,6 +25,11 @@ from __future__ import annotations
 
 from alembic import op
 
+# A writer that inserts new recordsets with their ``records_data`` already filled (and the
+# recordsets' records, all of them) sets this transaction-local setting to ``on`` around those
+# inserts (:func:`set_written`): the insert trigger then has nothing to check.
+WRITTEN = "dnsaas.records_data_written"
+
 # The records' data of the recordsets in ``{ids}``, where it differs from the stored array.
 _REFRESH = """
   UPDATE recordsets rs SET records_data = n.data
@@ -35,7 +41,10 @@ _REFRESH = """
 
 _PG = [
     f"""CREATE FUNCTION records_data_statement() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN{_REFRESH.format(ids="SELECT c.recordset_id FROM changed c")}  RETURN NULL;
+BEGIN
+  IF TG_OP = 'INSERT' AND current_setting('{WRITTEN}', true) = 'on' THEN
+    RETURN NULL;
+  END IF;{_REFRESH.format(ids="SELECT c.recordset_id FROM changed c")}  RETURN NULL;
 END $$""",
     """CREATE TRIGGER records_data_insert AFTER INSERT ON records
 REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION records_data_statement()""",
@@ -49,6 +58,11 @@ END $$""",
 WHEN (NEW.data IS DISTINCT FROM OLD.data AND NEW.axfr_rr IS DISTINCT FROM ''::bytea)
 EXECUTE FUNCTION records_data_row()""",
 ]
+
+def set_written(on: bool) -> str:
+    """The statement that turns :data:`WRITTEN` on or off until the transaction ends."""
+    return f"SELECT set_config('{WRITTEN}', '{'on' if on else 'off'}', true)"
+
 
 _TRIGGERS = ("records_data_insert", "records_data_delete", "records_data_update")
 _FUNCTIONS = ("records_data_statement", "records_data_row")
