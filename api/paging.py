@@ -26,6 +26,9 @@ CONTEXT_KEYS = frozenset({"all_projects", "all_tenants", "edit_managed_records"}
 def list_params(request: web.Request, *, sort_keys: frozenset[str], filters: frozenset[str],
                 count: bool) -> tuple[ListParams, int]:
     """The service's ListParams (asking for one extra row) and the page size."""
+    if not request.query_string and "created_at" in sort_keys:  # the common case: defaults
+        limit = settings(request).default_page_limit
+        return ListParams(limit=limit + 1, count=count), limit
     query = request.query
     keys = [k for k, _ in query.items()]
     dups = sorted({k for k in keys if keys.count(k) > 1})
