@@ -352,10 +352,13 @@ WITH c AS (
     last_error = NULL, updated_at = excluded.created_at
   RETURNING pg_notify('""" + changes.JOBS_CHANNEL + """', jobs.zone_id)
 ), pruned AS (
-  DELETE FROM zone_changes d USING ok
-   WHERE ok.prune AND d.zone_id = ok.zone_id
-     AND d.id <= (SELECT p.id FROM zone_changes p WHERE p.zone_id = ok.zone_id
-                  ORDER BY p.id DESC OFFSET ok.keep LIMIT 1)
+  -- Each pruning zone's cut-off is looked up once (LATERAL), not once per journal row.
+  DELETE FROM zone_changes d
+   USING (SELECT ok.zone_id, cut.id FROM ok CROSS JOIN LATERAL (
+            SELECT p.id FROM zone_changes p WHERE p.zone_id = ok.zone_id
+             ORDER BY p.id DESC OFFSET ok.keep LIMIT 1) cut
+           WHERE ok.prune) k
+   WHERE d.zone_id = k.zone_id AND d.id <= k.id
   RETURNING 1
 )
 SELECT ARRAY(SELECT id FROM z) AS written, (SELECT count(*) FROM rec) AS records,
