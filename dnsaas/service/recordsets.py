@@ -21,7 +21,7 @@ from dnsaas.errors import (
 )
 from dnsaas.names import in_zone, is_subdomain, parent_names, recordset_name_problems, ttl_problems
 from dnsaas.records import SUPPORTED_TYPES, ParsedRecord, parse_records
-from dnsaas.service import changes, pgfast
+from dnsaas.service import changes, pgcreate, pgfast
 from dnsaas.service.base import iso
 from dnsaas.service.listing import ListParams, Page, fetch_page, int_filter, like_or_equal
 from dnsaas.service.zones import DESCRIPTION_MAX, ZoneService, insert_rrsets
@@ -224,7 +224,8 @@ class RecordsetService(ZoneService):
             raise BadRequest("Creating a SOA recordset is not allowed")
         parsed = parse_records(rtype, name, values["records"])
         if pgfast.enabled(self.engine):
-            return await pgfast.create_recordset(self, ctx, zone_id, name, rtype, values, parsed)
+            return await pgcreate.create_recordset(self, ctx, zone_id, name, rtype, values,
+                                                   parsed)
         return await self._create_recordset_sa(ctx, zone_id, name, rtype, values, parsed)
 
     async def _create_recordset_sa(self, ctx: Context, zone_id: str, name: str, rtype: str,

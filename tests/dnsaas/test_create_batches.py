@@ -14,7 +14,7 @@ import pytest
 
 from dnsaas import errors as e
 from dnsaas.context import Context
-from dnsaas.service import ListParams, Service, pgfast
+from dnsaas.service import ListParams, Service, pgcreate, pgfast
 from dnsaas.settings import QuotaDefaults, Settings
 from dnsaas.storage import db
 from dnsaas.testing.databases import asyncpg_dsn
@@ -48,7 +48,7 @@ async def _journal_is_a_chain(conn: asyncpg.Connection, zone_id: str) -> list[An
 async def test_concurrent_creates_are_batched_and_exact(api_service: Service,
                                                         alice: Context) -> None:
     svc = api_service
-    batcher = pgfast._BATCHERS[svc.engine.pool]
+    batcher = pgcreate.batcher_for(svc.engine)
     zones = [await svc.create_zone(alice, {"name": f"b{i}.com.", "email": "h@b.com"})
              for i in range(4)]
     before = {z["id"]: z["serial"] for z in zones}
@@ -123,7 +123,7 @@ async def test_a_failed_batch_is_redone_create_by_create(api_service: Service,
     back, without the version bump every real writer makes), which fails their batch as a
     whole: that create gets the violation, the other one is written."""
     svc = api_service
-    batcher = pgfast._BATCHERS[svc.engine.pool]
+    batcher = pgcreate.batcher_for(svc.engine)
     hold, bad, good = [await svc.create_zone(alice, {"name": f"{n}.com.", "email": "h@x.com"})
                        for n in ("hold", "bad", "good")]
     conn = await asyncpg.connect(asyncpg_dsn(svc.settings.database_url))

@@ -1,4 +1,4 @@
-"""The recordset create statements on PostgreSQL (dnsaas/service/pgfast.py): the rows a create
+"""The recordset create statements on PostgreSQL (dnsaas/service/pgcreate.py): the rows a create
 updates (the zone, its SOA record, its job) change no indexed column, so PostgreSQL updates them
 HOT (no new entry in any index); the read's generic plan finds the names at the owner through
 the (zone_id, name, type) index even on small tables, not by scanning the zone's recordsets."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncpg
 
 from dnsaas.context import Context
-from dnsaas.service import Service, pgfast
+from dnsaas.service import Service, pgcreate, pgfast
 from dnsaas.settings import Settings
 from dnsaas.storage import db
 from dnsaas.testing.databases import asyncpg_dsn
@@ -59,7 +59,7 @@ async def test_create_read_generic_plan_uses_the_owner_name_index(pg_url: str,
             await drv.execute("SET plan_cache_mode = force_generic_plan")
             try:
                 plan = "\n".join(r[0] for r in await drv.fetch(
-                    "EXPLAIN " + pgfast.CREATE_READ, zone["id"], False, False, alice.project,
+                    "EXPLAIN " + pgcreate.CREATE_READ, zone["id"], False, False, alice.project,
                     "a.plan.example.", ["a.plan.example.", "plan.example.", "example."]))
             finally:
                 await drv.execute("RESET plan_cache_mode")
