@@ -179,11 +179,11 @@ class RecordsetService(ZoneService):
     async def list_recordsets(self, ctx: Context, zone_id: str | None,
                               params: ListParams) -> Page:
         """Recordsets of one zone, or of every visible zone when ``zone_id`` is None."""
-        if (zone_id is not None and not params.filters and params.marker is None
-                and pgfast.enabled(self.engine)):
+        if (zone_id is not None and not params.filters and pgfast.enabled(self.engine)
+                and (params.marker is None or params.sort_key in pgfast.RS_MARKER_SORT)):
             items, count = await pgfast.zone_recordsets(self.engine, ctx, zone_id,
                                                         params.sort_key, params.sort_dir,
-                                                        params.limit)
+                                                        params.limit, params.marker)
             return Page(items, count if params.count else None, params.limit)
         where: list[sa.ColumnElement[bool]] = []
         if zone_id is not None:

@@ -86,9 +86,20 @@ async def test_reads_match_the_sqlalchemy_path(pg_service: Service, alice: Conte
                     page = await svc.list_recordsets(alice, zone_id, ListParams(
                         {}, key, direction, limit=limit, count=count))
                     out.append((page.items, page.total))
-        for ctx, zid in ((bob, zone_id), (bob, shared_id)):
+                # Every later page, after the previous page's last item.
+                page = await svc.list_recordsets(alice, zone_id, ListParams(
+                    {}, key, direction, limit=2))
+                while len(page.items) == 2:
+                    page = await svc.list_recordsets(alice, zone_id, ListParams(
+                        {}, key, direction, marker=page.items[-1]["id"], limit=2))
+                    out.append((page.items, page.total))
+        other_zone = (await svc.list_recordsets(alice, shared_id, ListParams())).items[0]["id"]
+        for ctx, zid, marker in ((bob, zone_id, None), (bob, shared_id, None),
+                                 (bob, zone_id, "not-a-uuid"), (alice, zone_id, "not-a-uuid"),
+                                 (alice, zone_id, "00000000-0000-0000-0000-000000000000"),
+                                 (alice, zone_id, other_zone), (bob, shared_id, rs_id)):
             try:
-                page = await svc.list_recordsets(ctx, zid, ListParams())
+                page = await svc.list_recordsets(ctx, zid, ListParams(marker=marker))
                 out.append((page.items, page.total))
             except e.DnsaasError as exc:
                 out.append(type(exc).__name__)
@@ -104,6 +115,7 @@ async def test_reads_match_the_sqlalchemy_path(pg_service: Service, alice: Conte
     assert any(isinstance(a, tuple) and any(i.get("updated_at") for i in a[0]) for a in fast)
     # The comparison saw real rows and real refusals, not just errors.
     assert "ZoneNotFound" in fast and "RecordSetNotFound" in fast
+    assert "InvalidMarker" in fast and "MarkerNotFound" in fast
     assert any(isinstance(a, dict) and a.get("shared") for a in fast)
     assert any(isinstance(a, tuple) and len(a[0]) == 3 and a[1] == 7 for a in fast)
 
