@@ -5,8 +5,9 @@ else an aiohttp client in this process (``--generator python``), token auth.
 Measures recordset creates/s at concurrency 1, 8 and 32 (each client writes to its own zone,
 as tenants do; one extra row has all 32 clients on one zone, where every create serialises on
 the zone's row lock because each one raises the zone serial), zone GET/s and recordset-list
-GET/s at concurrency 32, with latency percentiles and error counts. Prints a table and writes
-``bench/results/api.json`` (``api-quick.json`` with ``--quick``).
+GET/s (first pages, and second pages after a marker) at concurrency 32, with latency
+percentiles and error counts. Prints a table and writes ``bench/results/api.json``
+(``api-quick.json`` with ``--quick``).
 
     python -m bench.api            # 5,000 creates per concurrency level, 20,000 GETs
     python -m bench.api --quick    # 500 creates, 2,000 GETs (CI)
@@ -270,6 +271,13 @@ async def bench(api: ApiProcess, token: str, creates: int, gets: int,
         rows.append(await runner.row("zone GET", zone_gets, gets))
         rows.append(await runner.row("recordset list GET (20 per page)",
                                      gets_of([f"/v2/zones/{z}/recordsets" for z, _ in zones[:32]]),
+                                     gets))
+        second: list[str] = []  # each zone's second page (after its first page's last item)
+        for z, _ in zones[:32]:
+            async with session.get(f"/v2/zones/{z}/recordsets") as r:
+                last = (await r.json())["recordsets"][-1]["id"]
+            second.append(f"/v2/zones/{z}/recordsets?marker={last}")
+        rows.append(await runner.row("recordset list GET, page 2 (marker)", gets_of(second),
                                      gets))
     return rows
 
