@@ -18,8 +18,8 @@ creates of many clients together. Semantics are those of ``RecordsetService``'s 
   Every 16th serial the same statement also prunes the zone's journal.
 * In a process that keeps connections (``dnsaas api``), validated creates are written by a
   per-process batcher (:class:`_CreateBatcher`): while one write runs, the creates validated
-  meanwhile wait and go together, one per zone, as the next write (CREATE_WRITE_MANY: the same
-  CTE over arrays, locking the zone rows in id order first). One transaction for many creates
+  meanwhile wait and go together, one per zone, as the next write (CREATE_WRITE_MANY, the same
+  CTE over arrays, after locking the zone rows in id order). One transaction for many creates
   costs PostgreSQL about 40% less per create at 32 clients; a lone create is written at once.
 * The rows a create updates (the zone, its SOA record, its job) change no indexed column in the
   usual case, so PostgreSQL updates them HOT (no new index entries;
@@ -150,14 +150,13 @@ PRUNE = ("DELETE FROM zone_changes WHERE zone_id = $1::text AND id <= (SELECT id
          "zone_changes WHERE zone_id = $1::text ORDER BY id DESC OFFSET $2::int LIMIT 1)")
 
 # CREATE_WRITE for several creates in distinct zones (:class:`_CreateBatcher`): one row of
-# per-create arrays each, the records flattened (``u``, keyed by recordset id). ``lk`` locks the
-# zone rows in id order before the UPDATE touches any (the UPDATE reaches a row only through
-# ``lk``), so two batches that share zones never deadlock; the version/serial guard still
-# decides which creates are written. One statement: one round trip, its own transaction.
+# per-create arrays each, the records flattened (``u``, keyed by recordset id). Run after
+# LOCK_ZONES in the same transaction, so zone rows are locked in id order (two batches that
+# share zones never deadlock); the version/serial guard still decides which creates are written.
+LOCK_ZONES = "SELECT id FROM zones WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
+
 CREATE_WRITE_MANY = """
-WITH lk AS (
-  SELECT id FROM zones WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE
-), c AS (
+WITH c AS (
   SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::timestamp[],
                        $6::text[], $7::text[], $8::text[], $9::text[], $10::int[], $11::text[],
                        $12::text[], $13::text[], $14::bytea[], $15::bytea[], $16::bytea[],
@@ -174,8 +173,8 @@ WITH lk AS (
          action = CASE WHEN zones.action IN ('CREATE', 'DELETE') AND zones.status = 'PENDING'
                        THEN zones.action ELSE 'UPDATE' END
     FROM c
-   WHERE zones.id = ANY($1::text[]) AND zones.id = c.zone_id AND zones.id IN (SELECT lk.id FROM lk)
-     AND zones.version = c.version AND zones.serial = c.old_serial AND zones.deleted_at IS NULL
+   WHERE zones.id = c.zone_id AND zones.version = c.version AND zones.serial = c.old_serial
+     AND zones.deleted_at IS NULL
   RETURNING zones.id
 ), ok AS (
   SELECT c.* FROM c JOIN z ON z.id = c.zone_id
@@ -196,7 +195,7 @@ WITH lk AS (
 ), soa AS (
   UPDATE records SET data = ok.soa_text, rdata = ok.soa_rdata, serial = ok.serial,
          updated_at = ok.now
-    FROM ok WHERE records.id = ANY($12::text[]) AND records.id = ok.soa_id
+    FROM ok WHERE records.id = ok.soa_id
   RETURNING 1
 ), ch AS (
   INSERT INTO zone_changes (zone_id, serial_from, serial_to, removed, added, removed_count,
@@ -341,23 +340,25 @@ async def write_one(drv: Any, create: _Create) -> bool:
 
 
 async def write_many(drv: Any, creates: list[_Create]) -> set[str]:
-    """CREATE_WRITE_MANY for creates in distinct zones (one statement); the zones written (a
-    zone left out changed since its create read it)."""
+    """CREATE_WRITE_MANY for creates in distinct zones, in one transaction; the zones written
+    (a zone left out changed since its create read it)."""
     cols = list(zip(*(c.args for c in creates), strict=True))
     rs_ids, axfr, rec_ids, data, rdata = cols[5], cols[10], cols[12], cols[13], cols[14]
-    out = await drv.fetchrow(
-        CREATE_WRITE_MANY, *(list(cols[i]) for i in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 15,
-                                                     16, 17, 18, 19, 20, 21, 22, 23)),
-        [rs for rs, ids in zip(rs_ids, rec_ids, strict=True) for _ in ids],
-        [i for ids in rec_ids for i in ids], [d for ds in data for d in ds],
-        [w for ws in rdata for w in ws], [a for rrs in axfr for a in rrs])
+    async with drv.transaction():
+        await drv.execute(LOCK_ZONES, [c.zone_id for c in creates])
+        out = await drv.fetchrow(
+            CREATE_WRITE_MANY, *(list(cols[i]) for i in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 15,
+                                                         16, 17, 18, 19, 20, 21, 22, 23)),
+            [rs for rs, ids in zip(rs_ids, rec_ids, strict=True) for _ in ids],
+            [i for ids in rec_ids for i in ids], [d for ds in data for d in ds],
+            [w for ws in rdata for w in ws], [a for rrs in axfr for a in rrs])
     return set(out["written"])
 
 
 class _CreateBatcher:
     """Coalesces the concurrent recordset creates of one process: while one write is running,
-    the creates validated meanwhile wait, and go together as the next one (one
-    CREATE_WRITE_MANY statement for up to :data:`BATCH_MAX` creates in distinct zones; a create
+    the creates validated meanwhile wait, and go together as the next one (one transaction and
+    one CREATE_WRITE_MANY for up to :data:`BATCH_MAX` creates in distinct zones; a create
     alone is written by CREATE_WRITE as before). No timer: a lone create is written at once.
 
     Fewer, larger transactions cost PostgreSQL far less per create than one each (statement
