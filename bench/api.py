@@ -38,6 +38,7 @@ import asyncpg
 import sqlalchemy as sa
 
 from bench import wrkload
+from dnsaas.testing.apiproc import wait_until_serving
 from dnsaas.testing.databases import asyncpg_dsn, drop_database, recreate_database
 from dnsaas.testing.ports import free_port
 
@@ -121,20 +122,8 @@ class ApiProcess:
 
     async def __aenter__(self) -> ApiProcess:
         self.proc = self._spawn()
-        deadline = time.monotonic() + 30
-        async with aiohttp.ClientSession() as session:
-            while True:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"dnsaas api exited with {self.proc.returncode}")
-                try:
-                    async with session.get(f"http://127.0.0.1:{self.port}/healthcheck") as r:
-                        if r.status == 200:
-                            return self
-                except aiohttp.ClientError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("dnsaas api did not come up in 30 s")
-                await asyncio.sleep(0.05)
+        await wait_until_serving(f"http://127.0.0.1:{self.port}", self.proc)
+        return self
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the API processes have used so far (Linux /proc)."""

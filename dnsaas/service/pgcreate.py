@@ -85,6 +85,19 @@ LOCK_ZONE = "SELECT 1 FROM zones WHERE id = $1::text FOR UPDATE"
 ZONE_RECORDS_COUNT = ("SELECT count(*) FROM (SELECT 1 FROM records WHERE zone_id = $1::text "
                       "AND managed IS false LIMIT $2::int) bounded")
 
+# How a create's propagation job joins the zone's job (one per zone): the newest target serial,
+# pending again unless running, and a pending job that is already due keeps its ``run_after``
+# (the row is then updated HOT); the ``pg_notify`` wakes the workers.
+JOB_UPSERT = """ON CONFLICT (zone_id, kind) DO UPDATE SET
+    target_serial = GREATEST(jobs.target_serial, excluded.target_serial),
+    state = CASE WHEN jobs.state = 'running' THEN 'running' ELSE 'pending' END,
+    attempts = 0,
+    run_after = CASE WHEN jobs.state = 'pending' AND jobs.run_after <= excluded.run_after
+                     THEN jobs.run_after ELSE excluded.run_after END,
+    payload = excluded.payload,
+    last_error = NULL, updated_at = excluded.created_at
+  RETURNING pg_notify('""" + changes.JOBS_CHANNEL + """', jobs.zone_id)"""
+
 CREATE_WRITE = """
 WITH z AS (
   UPDATE zones SET serial = $4::bigint, status = 'PENDING', updated_at = $5::timestamp,
@@ -125,15 +138,7 @@ WITH z AS (
                     created_at)
   SELECT $22::text, z.id, 'propagate', 'pending', $4::bigint, 0, $5::timestamp, '{}'::json,
          $5::timestamp FROM z
-  ON CONFLICT (zone_id, kind) DO UPDATE SET
-    target_serial = GREATEST(jobs.target_serial, excluded.target_serial),
-    state = CASE WHEN jobs.state = 'running' THEN 'running' ELSE 'pending' END,
-    attempts = 0,
-    run_after = CASE WHEN jobs.state = 'pending' AND jobs.run_after <= excluded.run_after
-                     THEN jobs.run_after ELSE excluded.run_after END,
-    payload = excluded.payload,
-    last_error = NULL, updated_at = $5::timestamp
-  RETURNING pg_notify('""" + changes.JOBS_CHANNEL + """', jobs.zone_id)
+  """ + JOB_UPSERT + """
 ), pruned AS (
   DELETE FROM zone_changes
    WHERE $23::boolean AND zone_id = $1::text AND EXISTS (SELECT 1 FROM z)
@@ -208,15 +213,7 @@ WITH c AS (
                     created_at)
   SELECT ok.job_id, ok.zone_id, 'propagate', 'pending', ok.serial, 0, ok.now, '{}'::json,
          ok.now FROM ok ORDER BY ok.zone_id
-  ON CONFLICT (zone_id, kind) DO UPDATE SET
-    target_serial = GREATEST(jobs.target_serial, excluded.target_serial),
-    state = CASE WHEN jobs.state = 'running' THEN 'running' ELSE 'pending' END,
-    attempts = 0,
-    run_after = CASE WHEN jobs.state = 'pending' AND jobs.run_after <= excluded.run_after
-                     THEN jobs.run_after ELSE excluded.run_after END,
-    payload = excluded.payload,
-    last_error = NULL, updated_at = excluded.created_at
-  RETURNING pg_notify('""" + changes.JOBS_CHANNEL + """', jobs.zone_id)
+  """ + JOB_UPSERT + """
 ), pruned AS (
   -- Each pruning zone's cut-off is looked up once (LATERAL), not once per journal row.
   DELETE FROM zone_changes d

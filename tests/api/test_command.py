@@ -12,6 +12,7 @@ import sys
 import aiohttp
 import pytest
 
+from dnsaas.testing.apiproc import wait_until_serving
 from dnsaas.testing.ports import free_port
 
 
@@ -28,16 +29,8 @@ async def test_dnsaas_api_process(db_url: str, workers: int) -> None:
     proc = spawn(db_url, port, workers)
     try:
         base = f"http://127.0.0.1:{port}"
+        await wait_until_serving(base, proc)
         async with aiohttp.ClientSession(base) as session:
-            async with asyncio.timeout(30):
-                while True:
-                    assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-                    try:
-                        async with session.get("/healthcheck") as r:
-                            if r.status == 200:
-                                break
-                    except aiohttp.ClientConnectionError:
-                        await asyncio.sleep(0.05)
             statuses = []
             for i in range(6):
                 async with session.post("/v2/zones", json={"name": f"c{i}.com.",

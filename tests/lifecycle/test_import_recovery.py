@@ -20,6 +20,7 @@ from dnsaas.service.imports import STALE_MESSAGE
 from dnsaas.settings import Settings
 from dnsaas.storage import db
 from dnsaas.storage import tables as t
+from dnsaas.testing.apiproc import wait_until_serving
 from dnsaas.testing.ports import free_port
 from workers.recovery import Recovery
 
@@ -49,16 +50,8 @@ async def test_import_of_a_killed_api_process_ends_in_error(db_url: str) -> None
     port = free_port()
     proc = _spawn_api(db_url, port)
     try:
+        await wait_until_serving(f"http://127.0.0.1:{port}", proc, 60)
         async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
-            async with asyncio.timeout(60):
-                while True:
-                    assert proc.poll() is None, "dnsaas api exited"
-                    try:
-                        async with http.get("/healthcheck") as r:
-                            if r.status == 200:
-                                break
-                    except aiohttp.ClientConnectionError:
-                        await asyncio.sleep(0.05)
             async with http.post("/v2/zones/tasks/imports", headers={**ALICE, **TEXT_DNS},
                                  data=_zone_file("killed.test.", 60_000).encode()) as r:
                 task = await r.json()
